@@ -1,0 +1,213 @@
+"""SQLModel tables: events and what hangs off them, subscriptions, the outbox, sync state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _utc(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class EventRow(SQLModel, table=True):
+    """An event as last seen, with normalised columns for lookups and its raw LL2 JSON."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_date", "date"),
+        Index("ix_events_type_date", "type_id", "date"),
+        Index("ix_events_last_updated", "last_updated"),
+        Index("ix_events_name_lower", "name_lower"),
+    )
+
+    id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    name: str
+    name_lower: str
+    slug: str | None = None
+    type_id: int | None = None
+    type_name: str | None = None
+    date: datetime | None = _utc(default=None, nullable=True)
+    date_precision: str | None = None
+    webcast_live: bool = False
+    last_updated: datetime = _utc()
+    # The alert-relevant state as last diffed (dict of Event fields), for change detection.
+    snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # LL2's own JSON as received, so a newer tminus can re-read fields without refetching.
+    raw: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    first_seen_at: datetime = _utc()
+    seen_at: datetime = _utc()
+
+
+class EventTypeRow(SQLModel, table=True):
+    """An LL2 event type seen in an event or the config list."""
+
+    __tablename__ = "event_types"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    name: str
+
+
+class AgencyRow(SQLModel, table=True):
+    """An agency seen in an event."""
+
+    __tablename__ = "agencies"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    name: str
+    abbrev: str | None = None
+
+
+class ProgramRow(SQLModel, table=True):
+    """A program seen in an event."""
+
+    __tablename__ = "programs"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    name: str
+
+
+class EventAgency(SQLModel, table=True):
+    """Link between an event and an agency."""
+
+    __tablename__ = "event_agencies"
+    __table_args__ = (Index("ix_event_agencies_agency", "agency_id"),)
+
+    event_id: int = Field(
+        primary_key=True, sa_type=BigInteger, foreign_key="events.id", ondelete="CASCADE"
+    )
+    agency_id: int = Field(primary_key=True)
+
+
+class EventProgram(SQLModel, table=True):
+    """Link between an event and a program."""
+
+    __tablename__ = "event_programs"
+    __table_args__ = (Index("ix_event_programs_program", "program_id"),)
+
+    event_id: int = Field(
+        primary_key=True, sa_type=BigInteger, foreign_key="events.id", ondelete="CASCADE"
+    )
+    program_id: int = Field(primary_key=True)
+
+
+class EventUpdateRow(SQLModel, table=True):
+    """An entry of an event's ``updates`` list."""
+
+    __tablename__ = "event_updates"
+
+    id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    event_id: int = Field(
+        sa_type=BigInteger, foreign_key="events.id", index=True, ondelete="CASCADE"
+    )
+    comment: str | None = Field(default=None, sa_type=Text)
+    info_url: str | None = Field(default=None, sa_type=Text)
+    created_by: str | None = None
+    created_on: datetime | None = _utc(default=None, nullable=True)
+
+
+class VideoLinkRow(SQLModel, table=True):
+    """A webcast link of an event."""
+
+    __tablename__ = "video_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(
+        sa_type=BigInteger, foreign_key="events.id", index=True, ondelete="CASCADE"
+    )
+    url: str = Field(sa_type=Text)
+    priority: int | None = None
+    publisher: str | None = None
+    title: str | None = Field(default=None, sa_type=Text)
+    language_code: str | None = None
+    start_time: datetime | None = _utc(default=None, nullable=True, index=True)
+    end_time: datetime | None = _utc(default=None, nullable=True)
+    live: bool | None = None
+
+
+class Subscription(SQLModel, table=True):
+    """A channel's (or a console's) wish to hear about some events."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        Index("ix_subscriptions_guild", "guild_id"),
+        Index("ix_subscriptions_channel", "channel_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: int | None = Field(default=None, sa_type=BigInteger)
+    channel_id: int | None = Field(default=None, sa_type=BigInteger)
+    # Empty list = any. Ids, so renames in LL2 do not break a subscription.
+    type_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    agency_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    program_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    kinds: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reminder_leads: list[int] = Field(  # seconds
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    mention_role_id: int | None = Field(default=None, sa_type=BigInteger)
+    paused_reason: str | None = None
+    # For subscriptions made from CLI flags (``tminus watch``): one row per distinct flag set.
+    implicit_key: str | None = Field(default=None, unique=True)
+    created_by: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime = _utc()
+
+
+class DeliveryState(StrEnum):
+    """Where a delivery is in the outbox."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    DROPPED = "dropped"
+
+
+class Delivery(SQLModel, table=True):
+    """One alert for one subscription: the transactional outbox."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_deliveries_dedupe_key"),
+        Index("ix_deliveries_state_due", "state", "next_attempt_at"),
+        Index("ix_deliveries_subscription", "subscription_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str
+    subscription_id: int = Field(foreign_key="subscriptions.id", ondelete="CASCADE")
+    event_id: int = Field(sa_type=BigInteger)
+    kind: str
+    # The alert JSON object of DESIGN.md (its ``message`` is what is sent to Discord).
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = DeliveryState.PENDING.value
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    next_attempt_at: datetime = _utc()
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime = _utc()
+    sent_at: datetime | None = _utc(default=None, nullable=True)
+
+
+class SyncState(SQLModel, table=True):
+    """Progress of a sync stream (``events``): watermark, last success, budget seen."""
+
+    __tablename__ = "sync_state"
+
+    name: str = Field(primary_key=True)
+    watermark: datetime | None = _utc(default=None, nullable=True)
+    seeded: bool = False
+    last_attempt_at: datetime | None = _utc(default=None, nullable=True)
+    last_success_at: datetime | None = _utc(default=None, nullable=True)
+    last_upcoming_refresh_at: datetime | None = _utc(default=None, nullable=True)
+    last_types_refresh_at: datetime | None = _utc(default=None, nullable=True)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    budget_limit: int | None = None
+    budget_remaining: int | None = None
+    budget_checked_at: datetime | None = _utc(default=None, nullable=True)
+    next_poll_at: datetime | None = _utc(default=None, nullable=True)

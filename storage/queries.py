@@ -1,0 +1,480 @@
+"""Query functions. Each takes the session as a keyword argument and returns rows or values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from storage.models import (
+    AgencyRow,
+    Delivery,
+    DeliveryState,
+    EventAgency,
+    EventProgram,
+    EventRow,
+    EventTypeRow,
+    EventUpdateRow,
+    ProgramRow,
+    Subscription,
+    SyncState,
+    VideoLinkRow,
+)
+
+# --- events ---------------------------------------------------------------------------------
+
+
+@dataclass
+class EventRecord:
+    """Everything stored about one event, in plain values (no LL2 wire format)."""
+
+    id: int
+    name: str
+    slug: str | None
+    type_id: int | None
+    type_name: str | None
+    date: datetime | None
+    date_precision: str | None
+    webcast_live: bool
+    last_updated: datetime
+    snapshot: dict[str, Any]
+    raw: dict[str, Any]
+    agencies: list[tuple[int, str, str | None]] = field(default_factory=list)
+    programs: list[tuple[int, str]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    videos: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> int:
+    """Insert rows, skipping those that violate a unique constraint; return how many went in."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(model).values(rows).on_conflict_do_nothing()
+    result = session.exec(statement)
+    return int(result.rowcount or 0)
+
+
+def _upsert(
+    session: Session,
+    model: Any,
+    rows: list[dict[str, Any]],
+    keys: list[str],
+    *,
+    keep: frozenset[str] | set[str] = frozenset(),
+) -> None:
+    """Insert rows or update existing ones by ``keys``; columns in ``keep`` stay unchanged."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(model).values(rows)
+    columns = [c for c in rows[0] if c not in keys and c not in keep]
+    if columns:
+        statement = statement.on_conflict_do_update(
+            index_elements=keys, set_={c: getattr(statement.excluded, c) for c in columns}
+        )
+    else:
+        statement = statement.on_conflict_do_nothing()
+    session.exec(statement)
+
+
+def load_snapshots(*, session: Session, event_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Return the stored snapshot of each known event among ``event_ids``."""
+    ids = list(set(event_ids))
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(EventRow.id, EventRow.snapshot).where(col(EventRow.id).in_(ids))
+    ).all()
+    return {row[0]: dict(row[1]) for row in rows}
+
+
+def save_events(*, session: Session, records: Sequence[EventRecord], now: datetime) -> None:
+    """Insert or replace events and their updates, videos, agencies and programs."""
+    if not records:
+        return
+    ids = [r.id for r in records]
+    rows = [
+        {
+            "id": record.id,
+            "name": record.name,
+            "name_lower": record.name.lower(),
+            "slug": record.slug,
+            "type_id": record.type_id,
+            "type_name": record.type_name,
+            "date": record.date,
+            "date_precision": record.date_precision,
+            "webcast_live": record.webcast_live,
+            "last_updated": record.last_updated,
+            "snapshot": record.snapshot,
+            "raw": record.raw,
+            "seen_at": now,
+            "first_seen_at": now,
+        }
+        for record in records
+    ]
+    _upsert(session, EventRow, rows, ["id"], keep={"first_seen_at"})
+    session.flush()
+    for model in (EventAgency, EventProgram, EventUpdateRow, VideoLinkRow):
+        session.exec(delete(model).where(col(model.event_id).in_(ids)))
+    types = {r.type_id: r.type_name for r in records if r.type_id is not None and r.type_name}
+    _upsert(session, EventTypeRow, [{"id": k, "name": v} for k, v in types.items()], ["id"])
+    agencies = {a[0]: a for r in records for a in r.agencies}
+    _upsert(
+        session,
+        AgencyRow,
+        [{"id": a[0], "name": a[1], "abbrev": a[2]} for a in agencies.values()],
+        ["id"],
+    )
+    programs = {p[0]: p for r in records for p in r.programs}
+    _upsert(session, ProgramRow, [{"id": p[0], "name": p[1]} for p in programs.values()], ["id"])
+    _insert_ignore(
+        session,
+        EventAgency,
+        [{"event_id": r.id, "agency_id": a[0]} for r in records for a in r.agencies],
+    )
+    _insert_ignore(
+        session,
+        EventProgram,
+        [{"event_id": r.id, "program_id": p[0]} for r in records for p in r.programs],
+    )
+    _insert_ignore(
+        session, EventUpdateRow, [dict(u, event_id=r.id) for r in records for u in r.updates]
+    )
+    videos = [dict(v, event_id=r.id) for r in records for v in r.videos]
+    if videos:
+        session.add_all([VideoLinkRow(**v) for v in videos])
+    session.flush()
+
+
+def save_event_types(*, session: Session, types: Iterable[tuple[int, str]]) -> None:
+    """Insert or rename event types."""
+    _upsert(session, EventTypeRow, [{"id": i, "name": n} for i, n in types], ["id"])
+
+
+def get_event(*, session: Session, event_id: int) -> EventRow | None:
+    """Return one stored event."""
+    return session.get(EventRow, event_id)
+
+
+def upcoming_events(
+    *,
+    session: Session,
+    after: datetime,
+    type_ids: Sequence[int] = (),
+    agency_ids: Sequence[int] = (),
+    program_ids: Sequence[int] = (),
+    limit: int = 10,
+) -> list[EventRow]:
+    """Return events dated at or after ``after``, soonest first, matching the filters."""
+    query = select(EventRow).where(col(EventRow.date) >= after)
+    if type_ids:
+        query = query.where(col(EventRow.type_id).in_(type_ids))
+    if agency_ids:
+        query = query.where(
+            col(EventRow.id).in_(
+                select(EventAgency.event_id).where(col(EventAgency.agency_id).in_(agency_ids))
+            )
+        )
+    if program_ids:
+        query = query.where(
+            col(EventRow.id).in_(
+                select(EventProgram.event_id).where(col(EventProgram.program_id).in_(program_ids))
+            )
+        )
+    query = query.order_by(col(EventRow.date), col(EventRow.id)).limit(limit)
+    return list(session.exec(query).all())
+
+
+def events_between(*, session: Session, start: datetime, end: datetime) -> list[EventRow]:
+    """Return events dated in ``[start, end]``."""
+    query = (
+        select(EventRow)
+        .where(col(EventRow.date) >= start, col(EventRow.date) <= end)
+        .order_by(col(EventRow.date))
+    )
+    return list(session.exec(query).all())
+
+
+def live_events(*, session: Session) -> list[EventRow]:
+    """Return events whose webcast is live, soonest first."""
+    query = select(EventRow).where(col(EventRow.webcast_live)).order_by(col(EventRow.date))
+    return list(session.exec(query).all())
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_events(
+    *, session: Session, query: str, limit: int = 10, upcoming_from: datetime | None = None
+) -> list[EventRow]:
+    """Return events whose name contains ``query`` (case-insensitive), upcoming ones first."""
+    pattern = f"%{_like_escape(query.lower().strip())}%"
+    statement = select(EventRow).where(col(EventRow.name_lower).like(pattern, escape="\\"))
+    if upcoming_from is not None:
+        past = col(EventRow.date) < upcoming_from
+        # Upcoming soonest first, then past most recent first.
+        statement = statement.order_by(
+            func.coalesce(past, False),
+            func.abs(func.coalesce(_epoch(session, EventRow.date, upcoming_from), 0)),
+        )
+    else:
+        statement = statement.order_by(col(EventRow.date).desc())
+    return list(session.exec(statement.limit(limit)).all())
+
+
+def _epoch(session: Session, column: Any, origin: datetime) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", column - origin)
+    return func.julianday(column) - func.julianday(origin.replace(tzinfo=None))
+
+
+def event_updates(*, session: Session, event_id: int) -> list[EventUpdateRow]:
+    """Return an event's updates, newest first."""
+    query = (
+        select(EventUpdateRow)
+        .where(EventUpdateRow.event_id == event_id)
+        .order_by(col(EventUpdateRow.created_on).desc(), col(EventUpdateRow.id).desc())
+    )
+    return list(session.exec(query).all())
+
+
+def video_start_times(*, session: Session, start: datetime, end: datetime) -> list[datetime]:
+    """Return webcast start times in ``[start, end]`` (when polls matter most)."""
+    query = select(VideoLinkRow.start_time).where(
+        col(VideoLinkRow.start_time) >= start, col(VideoLinkRow.start_time) <= end
+    )
+    return [t for t in session.exec(query).all() if t is not None]
+
+
+def event_types(*, session: Session) -> list[EventTypeRow]:
+    """Return every known event type by name."""
+    return list(session.exec(select(EventTypeRow).order_by(col(EventTypeRow.name))).all())
+
+
+def agencies(*, session: Session) -> list[AgencyRow]:
+    """Return every known agency by name."""
+    return list(session.exec(select(AgencyRow).order_by(col(AgencyRow.name))).all())
+
+
+def programs(*, session: Session) -> list[ProgramRow]:
+    """Return every known program by name."""
+    return list(session.exec(select(ProgramRow).order_by(col(ProgramRow.name))).all())
+
+
+def count_events(*, session: Session) -> int:
+    """Return how many events are stored."""
+    return int(session.exec(select(func.count()).select_from(EventRow)).one())
+
+
+# --- subscriptions --------------------------------------------------------------------------
+
+
+def add_subscription(*, session: Session, subscription: Subscription) -> Subscription:
+    """Store a new subscription and return it with its id."""
+    session.add(subscription)
+    session.flush()
+    return subscription
+
+
+def implicit_subscription(
+    *, session: Session, implicit_key: str, template: Subscription
+) -> Subscription:
+    """Return the subscription for ``implicit_key``, creating it from ``template`` once."""
+    found = session.exec(
+        select(Subscription).where(Subscription.implicit_key == implicit_key)
+    ).first()
+    if found is not None:
+        return found
+    template.implicit_key = implicit_key
+    return add_subscription(session=session, subscription=template)
+
+
+def active_subscriptions(*, session: Session) -> list[Subscription]:
+    """Return the subscriptions that receive alerts (not paused)."""
+    query = select(Subscription).where(col(Subscription.paused_reason).is_(None))
+    return list(session.exec(query.order_by(col(Subscription.id))).all())
+
+
+def guild_subscriptions(*, session: Session, guild_id: int) -> list[Subscription]:
+    """Return one guild's subscriptions."""
+    query = select(Subscription).where(Subscription.guild_id == guild_id)
+    return list(session.exec(query.order_by(col(Subscription.id))).all())
+
+
+def get_guild_subscription(
+    *, session: Session, guild_id: int, subscription_id: int
+) -> Subscription | None:
+    """Return a subscription only if it belongs to ``guild_id``."""
+    found = session.get(Subscription, subscription_id)
+    if found is None or found.guild_id != guild_id:
+        return None
+    return found
+
+
+def remove_subscription(*, session: Session, guild_id: int, subscription_id: int) -> bool:
+    """Delete a guild's subscription (and its pending deliveries); return whether it existed."""
+    found = get_guild_subscription(
+        session=session, guild_id=guild_id, subscription_id=subscription_id
+    )
+    if found is None:
+        return False
+    session.exec(delete(Delivery).where(col(Delivery.subscription_id) == subscription_id))
+    session.delete(found)
+    session.flush()
+    return True
+
+
+def remove_guild(*, session: Session, guild_id: int) -> int:
+    """Delete every subscription of a guild the bot left; return how many."""
+    ids = list(session.exec(select(Subscription.id).where(Subscription.guild_id == guild_id)).all())
+    if ids:
+        session.exec(delete(Delivery).where(col(Delivery.subscription_id).in_(ids)))
+        session.exec(delete(Subscription).where(col(Subscription.id).in_(ids)))
+    return len(ids)
+
+
+def pause_subscriptions(
+    *,
+    session: Session,
+    reason: str,
+    subscription_ids: Sequence[int] = (),
+    channel_id: int | None = None,
+) -> list[int]:
+    """Pause subscriptions by id or by channel; return the ids paused."""
+    query = select(Subscription).where(col(Subscription.paused_reason).is_(None))
+    if channel_id is not None:
+        query = query.where(Subscription.channel_id == channel_id)
+    elif subscription_ids:
+        query = query.where(col(Subscription.id).in_(subscription_ids))
+    else:
+        return []
+    paused = []
+    for sub in session.exec(query).all():
+        sub.paused_reason = reason
+        session.add(sub)
+        assert sub.id is not None
+        paused.append(sub.id)
+    session.flush()
+    return paused
+
+
+def paused_subscriptions(*, session: Session, guild_id: int | None = None) -> list[Subscription]:
+    """Return paused subscriptions (of one guild, when given)."""
+    query = select(Subscription).where(col(Subscription.paused_reason).is_not(None))
+    if guild_id is not None:
+        query = query.where(Subscription.guild_id == guild_id)
+    return list(session.exec(query).all())
+
+
+# --- deliveries (the outbox) ----------------------------------------------------------------
+
+
+def enqueue_deliveries(*, session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert outbox rows; a row whose dedupe key exists is skipped. Return how many went in."""
+    return _insert_ignore(session, Delivery, rows)
+
+
+def due_deliveries(
+    *,
+    session: Session,
+    now: datetime,
+    limit: int = 100,
+    subscription_ids: Sequence[int] | None = None,
+) -> list[Delivery]:
+    """Return pending deliveries whose next attempt is due, oldest first."""
+    query = select(Delivery).where(
+        Delivery.state == DeliveryState.PENDING.value, col(Delivery.next_attempt_at) <= now
+    )
+    if subscription_ids is not None:
+        query = query.where(col(Delivery.subscription_id).in_(subscription_ids))
+    query = query.order_by(col(Delivery.next_attempt_at), col(Delivery.id)).limit(limit)
+    return list(session.exec(query).all())
+
+
+def next_delivery_due(*, session: Session) -> datetime | None:
+    """Return when the earliest pending delivery is due."""
+    return session.exec(
+        select(func.min(Delivery.next_attempt_at)).where(
+            Delivery.state == DeliveryState.PENDING.value
+        )
+    ).one()
+
+
+def mark_sent(
+    *, session: Session, delivery_id: int, now: datetime, message_id: int | None = None
+) -> None:
+    """Record that a delivery reached its destination."""
+    session.exec(
+        update(Delivery)
+        .where(col(Delivery.id) == delivery_id)
+        .values(
+            state=DeliveryState.SENT.value,
+            sent_at=now,
+            message_id=message_id,
+            attempts=Delivery.attempts + 1,
+            last_error=None,
+        )
+    )
+
+
+def mark_retry(*, session: Session, delivery_id: int, error: str, retry_at: datetime) -> None:
+    """Record a transient failure and when to try again."""
+    session.exec(
+        update(Delivery)
+        .where(col(Delivery.id) == delivery_id)
+        .values(
+            attempts=Delivery.attempts + 1,
+            last_error=error[:2000],
+            next_attempt_at=retry_at,
+        )
+    )
+
+
+def mark_final(*, session: Session, delivery_id: int, state: DeliveryState, error: str) -> None:
+    """Give up on a delivery (``failed``) or record one never to send (``dropped``)."""
+    session.exec(
+        update(Delivery)
+        .where(col(Delivery.id) == delivery_id)
+        .values(state=state.value, last_error=error[:2000])
+    )
+
+
+def count_deliveries(*, session: Session, state: DeliveryState) -> int:
+    """Return how many deliveries are in ``state``."""
+    return int(
+        session.exec(
+            select(func.count()).select_from(Delivery).where(Delivery.state == state.value)
+        ).one()
+    )
+
+
+# --- sync state -----------------------------------------------------------------------------
+
+
+def sync_state(*, session: Session, name: str = "events") -> SyncState:
+    """Return the sync state row, creating it on first use."""
+    found = session.get(SyncState, name)
+    if found is None:
+        found = SyncState(name=name)
+        session.add(found)
+        session.flush()
+    return found
+
+
+def search_names(*, session: Session, model: Any, text: str, limit: int = 25) -> list[Any]:
+    """Return rows of ``model`` (types, agencies, programs) whose name contains ``text``."""
+    pattern = f"%{_like_escape(text.lower().strip())}%"
+    conditions = [func.lower(model.name).like(pattern, escape="\\")]
+    if hasattr(model, "abbrev"):
+        conditions.append(func.lower(model.abbrev).like(pattern, escape="\\"))
+    query = select(model).where(or_(*conditions)).order_by(model.name).limit(limit)
+    return list(session.exec(query).all())
