@@ -54,7 +54,9 @@ class RequestBudget:
 
     def available_at(self) -> datetime:
         """Return when the next request may be sent (now if one is available)."""
-        now = self._clock()
+        return self._available_at(self._clock())
+
+    def _available_at(self, now: datetime) -> datetime:
         self._prune(now)
         at = now
         if len(self._sent) >= self.per_hour:
@@ -67,7 +69,7 @@ class RequestBudget:
     def acquire(self) -> None:
         """Take one request slot now or raise :class:`LL2BudgetExhausted` with the wait."""
         now = self._clock()
-        at = self.available_at()
+        at = self._available_at(now)
         if at > now:
             raise LL2BudgetExhausted((at - now).total_seconds(), available_at=at)
         self._sent.append(now)

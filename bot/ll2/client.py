@@ -24,7 +24,7 @@ from bot.ll2.errors import (
     LL2Throttled,
     LL2Unavailable,
 )
-from bot.ll2.models import Event, EventType, parse_event, parse_events
+from bot.ll2.models import Event, EventType, parse_event, parse_items
 from bot.timeutil import Clock, isoformat_z, utcnow
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,8 @@ class EventPage:
     count: int | None
     next_url: str | None
     url: str
+    raw: dict[int, dict[str, Any]] = field(default_factory=dict)
+    size: int = 0  # items in ``results``, parsed or not
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,8 @@ class LL2Client:
         data = await self._get_json(url, params)
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise LL2BadResponse(url, "expected an object with a results list")
-        events, rejected = parse_events(data["results"])
+        parsed, rejected = parse_items(data["results"])
+        events = [event for event, _ in parsed]
         next_url = data.get("next")
         count = data.get("count")
         return EventPage(
@@ -249,6 +252,8 @@ class LL2Client:
             count=count if isinstance(count, int) else None,
             next_url=self._same_origin(next_url) if isinstance(next_url, str) else None,
             url=url,
+            raw={event.id: item for event, item in parsed},
+            size=len(data["results"]),
         )
 
     # --- calls ------------------------------------------------------------------------------
@@ -294,13 +299,19 @@ class LL2Client:
         ).to_params()
         return self.iter_pages(self._path("events"), params)
 
+    def upcoming_pages(
+        self, filters: EventFilters | None = None, *, max_pages: int | None = None
+    ) -> AsyncIterator[EventPage]:
+        """Yield pages of upcoming events (LL2 keeps them 24 h past their date)."""
+        params = (filters or EventFilters(limit=MAX_LIMIT)).to_params()
+        return self.iter_pages(self._path("upcoming"), params, max_pages=max_pages)
+
     async def upcoming_events(
         self, filters: EventFilters | None = None, *, max_pages: int = 1
     ) -> list[Event]:
-        """Return upcoming events (LL2 keeps them 24 h past their date)."""
-        params = (filters or EventFilters(limit=MAX_LIMIT)).to_params()
+        """Return upcoming events from the first ``max_pages`` pages."""
         events: list[Event] = []
-        async for page in self.iter_pages(self._path("upcoming"), params, max_pages=max_pages):
+        async for page in self.upcoming_pages(filters, max_pages=max_pages):
             events.extend(page.events)
         return events
 

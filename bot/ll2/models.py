@@ -187,20 +187,26 @@ def parse_event(raw: Any) -> Event:
         raise ValueError(_summarise(exc)) from None
 
 
-def parse_events(results: Any) -> tuple[list[Event], list[tuple[Any, str]]]:
-    """Parse a page's ``results``: return the good events and ``(id, reason)`` for bad items."""
-    events: list[Event] = []
+def parse_items(results: Any) -> tuple[list[tuple[Event, dict[str, Any]]], list[tuple[Any, str]]]:
+    """Parse a page's ``results``: ``(event, raw item)`` pairs, and ``(id, reason)`` rejects."""
+    parsed: list[tuple[Event, dict[str, Any]]] = []
     rejected: list[tuple[Any, str]] = []
     if not isinstance(results, list):
-        return events, [(None, "results is not a list")]
+        return parsed, [(None, "results is not a list")]
     for item in results:
         item_id = item.get("id") if isinstance(item, dict) else None
         try:
-            events.append(parse_event(item))
+            parsed.append((parse_event(item), item))
         except ValueError as exc:
             log.warning("skipping malformed LL2 event id=%s: %s", item_id, exc)
             rejected.append((item_id, str(exc)))
-    return events, rejected
+    return parsed, rejected
+
+
+def parse_events(results: Any) -> tuple[list[Event], list[tuple[Any, str]]]:
+    """Parse a page's ``results``: return the good events and ``(id, reason)`` for bad items."""
+    parsed, rejected = parse_items(results)
+    return [event for event, _ in parsed], rejected
 
 
 def _summarise(exc: ValidationError) -> str:

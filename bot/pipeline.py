@@ -1,0 +1,346 @@
+"""The alert pipeline put together: sync, reminders and delivery, once or on a schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Engine
+
+from bot.alerts import ALL_KINDS
+from bot.config import Config
+from bot.delivery import DeliveryWorker, DrainReport, Sink
+from bot.ll2.client import LL2Client
+from bot.ll2.errors import LL2Error, LL2Throttled
+from bot.schedule import PollPlan, plan_next_poll
+from bot.sync import Syncer, SyncReport
+from bot.timeutil import Clock, format_duration, parse_duration, utcnow
+from storage import queries
+from storage.db import make_engine, session_scope, upgrade
+from storage.models import Subscription
+
+log = logging.getLogger(__name__)
+
+UPCOMING_REFRESH_EVERY = timedelta(hours=6)
+TYPES_REFRESH_EVERY = timedelta(hours=24)
+REMINDER_TICK = timedelta(seconds=15)
+DELIVERY_TICK = timedelta(seconds=2)
+# Requests kept back from optional refreshes so change polls never starve.
+REFRESH_RESERVE = 3
+
+
+class UsageError(Exception):
+    """A user-supplied value (flag or slash-command option) that cannot be used."""
+
+
+def open_store(url: str) -> Engine:
+    """Open the database and bring its schema up to date, saying so when it changes."""
+    engine = make_engine(url)
+    before, after = upgrade(engine)
+    if before != after:
+        log.info("storage at %s upgraded to schema %s", engine.url.render_as_string(), after)
+    return engine
+
+
+# --- user input -----------------------------------------------------------------------------
+
+
+def parse_kinds(text: str | Sequence[str] | None) -> list[str]:
+    """Parse ``kinds``: a comma list of alert kinds or ``all`` (empty list = all)."""
+    if text is None:
+        return []
+    items = [p.strip().lower() for p in (text.split(",") if isinstance(text, str) else text)]
+    items = [p for p in items if p]
+    if not items or items == ["all"]:
+        return []
+    known = [k.value for k in ALL_KINDS]
+    for item in items:
+        if item not in known:
+            raise UsageError(_unknown("alert kind", item, known, extra=["all"]))
+    return sorted(set(items), key=known.index)
+
+
+def parse_leads(text: str | None, default: Sequence[timedelta]) -> list[int]:
+    """Parse ``reminders``: a comma list of leads like ``24h,1h,10m`` or ``none``."""
+    if text is None:
+        return sorted({int(d.total_seconds()) for d in default}, reverse=True)
+    if text.strip().lower() == "none":
+        return []
+    leads = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            lead = parse_duration(part)
+        except ValueError:
+            raise UsageError(
+                f"'{part}' is not a reminder lead — write leads like 24h,1h,10m or none"
+            ) from None
+        if lead <= timedelta(0) or lead > timedelta(days=14):
+            raise UsageError(f"reminder lead '{part}' must be between 1s and 14d")
+        leads.add(int(lead.total_seconds()))
+    if len(leads) > 10:
+        raise UsageError("at most 10 reminder leads")
+    return sorted(leads, reverse=True)
+
+
+def _unknown(what: str, value: str, choices: Sequence[str], extra: Sequence[str] = ()) -> str:
+    close = difflib.get_close_matches(value, [*choices, *extra], n=1, cutoff=0.6)
+    close = close or difflib.get_close_matches(
+        value.lower(), [c.lower() for c in choices], n=1, cutoff=0.6
+    )
+    hint = f" — did you mean {close[0]}?" if close else ""
+    if not close and len(choices) <= 12:
+        hint = f" (known: {', '.join([*choices, *extra])})"
+    return f"no such {what} '{value}'{hint}"
+
+
+def resolve_named_ids(
+    values: Sequence[str], named: Sequence[tuple[int, str]], what: str
+) -> list[int]:
+    """Resolve ids or case-insensitive names (``Docking``, ``2``) against ``named``."""
+    by_name = {name.lower(): id_ for id_, name in named}
+    ids = {id_ for id_, _ in named}
+    resolved: list[int] = []
+    for value in values:
+        text = value.strip()
+        if not text:
+            continue
+        if text.isdigit() and (int(text) in ids or not named):
+            resolved.append(int(text))
+        elif text.lower() in by_name:
+            resolved.append(by_name[text.lower()])
+        else:
+            raise UsageError(_unknown(what, text, [name for _, name in named]))
+    return sorted(set(resolved))
+
+
+def known_types(engine: Engine) -> list[tuple[int, str]]:
+    """Return ``(id, name)`` of every stored event type."""
+    with session_scope(engine) as session:
+        return [(t.id, t.name) for t in queries.event_types(session=session)]
+
+
+# --- the cycle ------------------------------------------------------------------------------
+
+
+@dataclass
+class CycleReport:
+    """What one pass of the pipeline did."""
+
+    sync: SyncReport | None = None
+    reminders: int = 0
+    delivery: DrainReport = field(default_factory=DrainReport)
+    throttled: LL2Throttled | None = None
+    error: LL2Error | None = None
+
+
+class Pipeline:
+    """Sync + reminders + delivery around one store and one LL2 client."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        engine: Engine,
+        client: LL2Client,
+        sink: Sink | None,
+        serves: Callable[[Subscription], bool] = lambda _s: True,
+        clock: Clock = utcnow,
+        delivery_concurrency: int = 1,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.client = client
+        self.clock = clock
+        self.syncer = Syncer(client=client, engine=engine, alerts=config.alerts, clock=clock)
+        # Without a sink (the Discord bot), a delivery cog drains the outbox and is told
+        # through ``listeners`` when there is something new.
+        self.worker = (
+            DeliveryWorker(
+                engine, sink, clock=clock, serves=serves, concurrency=delivery_concurrency
+            )
+            if sink is not None
+            else None
+        )
+        self.listeners: list[Callable[[], None]] = []
+        self._last_drain = DrainReport()
+        self.last_poll: datetime | None = None
+        self.next_plan: PollPlan | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+
+    async def align_budget(self) -> None:
+        """Ask ``/api-throttle/`` (free) so the budget matches LL2's own count."""
+        try:
+            status = await self.client.throttle()
+        except LL2Error as exc:
+            log.info("could not read /api-throttle/: %s", exc)
+            return
+        with session_scope(self.engine) as session:
+            state = queries.sync_state(session=session)
+            state.budget_limit = status.limit
+            state.budget_remaining = max(0, status.limit - status.current_use)
+            state.budget_checked_at = self.clock()
+            session.add(state)
+
+    def _due(self, last: datetime | None, every: timedelta) -> bool:
+        return (
+            last is None or self.clock() - last >= every
+        ) and self.client.budget.remaining() > REFRESH_RESERVE
+
+    async def poll(self) -> CycleReport:
+        """Sync with LL2 once (plus any refresh that is due and affordable)."""
+        report = CycleReport()
+        try:
+            report.sync = await self.syncer.sync()
+            self.last_poll = self.clock()
+            with session_scope(self.engine) as session:
+                state = queries.sync_state(session=session)
+                if report.sync.seeded:
+                    state.last_upcoming_refresh_at = self.clock()
+                    session.add(state)
+                types_at, upcoming_at = state.last_types_refresh_at, state.last_upcoming_refresh_at
+            if self._due(types_at, TYPES_REFRESH_EVERY):
+                await self.syncer.refresh_event_types()
+            if self._due(upcoming_at, UPCOMING_REFRESH_EVERY):
+                await self.syncer.refresh_upcoming()
+        except LL2Throttled as exc:
+            report.throttled = exc
+            log.warning("%s", exc)
+        except LL2Error as exc:
+            report.error = exc
+            log.error("sync failed: %s", exc)
+        return report
+
+    async def cycle(self) -> CycleReport:
+        """Run one full pass: align budget, sync, reminders, deliver."""
+        await self.align_budget()
+        report = await self.poll()
+        report.reminders = self.syncer.enqueue_reminders()
+        await self.deliver()
+        if self.worker is not None:
+            report.delivery = self._last_drain
+        return report
+
+    async def deliver(self) -> None:
+        """Drain the outbox (console sink) or wake whoever drains it (Discord)."""
+        if self.worker is not None:
+            self._last_drain = await self.worker.drain()
+        for listener in self.listeners:
+            listener()
+
+    # --- scheduling -------------------------------------------------------------------------
+
+    def plan(self) -> PollPlan:
+        """Decide when the next poll should happen (invariant 8)."""
+        now = self.clock()
+        horizon = now + timedelta(hours=2)
+        with session_scope(self.engine) as session:
+            moments = [
+                e.date
+                for e in queries.events_between(
+                    session=session, start=now - timedelta(minutes=15), end=horizon
+                )
+                if e.date is not None
+            ]
+            moments += queries.video_start_times(
+                session=session, start=now - timedelta(minutes=15), end=horizon
+            )
+        self.next_plan = plan_next_poll(
+            now,
+            last_poll=self.last_poll,
+            moments=moments,
+            requests_per_hour=self.client.budget.limit,
+            min_interval=self.config.ll2.min_interval,
+            budget_available_at=self.client.budget.available_at(),
+        )
+        return self.next_plan
+
+    async def _poll_job(self) -> None:
+        try:
+            await self.poll()
+            await self.deliver()
+        except Exception:
+            log.exception("poll job failed; will run again")
+        finally:
+            self._schedule_poll()
+
+    def _schedule_poll(self) -> None:
+        if self._scheduler is None or not self._scheduler.running:
+            return
+        try:
+            plan = self.plan()
+        except Exception:
+            log.exception("could not plan the next poll; retrying in a minute")
+            plan = PollPlan(at=self.clock() + timedelta(minutes=1), reason="planning failed")
+        log.info(
+            "next LL2 poll %s (%s, %d requests left this hour)",
+            plan.at.strftime("%H:%M:%S"),
+            plan.reason,
+            self.client.budget.remaining(),
+        )
+        self._scheduler.add_job(
+            self._poll_job, "date", run_date=plan.at, id="poll", replace_existing=True
+        )
+
+    async def _reminder_job(self) -> None:
+        try:
+            if self.syncer.enqueue_reminders():
+                await self.deliver()
+        except Exception:
+            log.exception("reminder tick failed; will run again")
+
+    async def _delivery_job(self) -> None:
+        try:
+            await self.deliver()
+        except Exception:
+            log.exception("delivery drain failed; will run again")
+
+    def start(self, scheduler: AsyncIOScheduler) -> None:
+        """Add the pipeline's jobs to a running-or-soon scheduler."""
+        self._scheduler = scheduler
+        common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
+        scheduler.add_job(self._poll_job, "date", id="poll", replace_existing=True, **common)
+        scheduler.add_job(
+            self._reminder_job,
+            "interval",
+            seconds=REMINDER_TICK.total_seconds(),
+            id="reminders",
+            **common,
+        )
+        if self.worker is not None:
+            # Retries fall due between polls; the Discord cog runs its own loop for these.
+            scheduler.add_job(
+                self._delivery_job,
+                "interval",
+                seconds=DELIVERY_TICK.total_seconds(),
+                id="delivery",
+                **common,
+            )
+
+
+async def run_scheduled(pipeline: Pipeline, stop: asyncio.Event) -> None:
+    """Run the pipeline on an APScheduler ``AsyncIOScheduler`` until ``stop`` is set."""
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    pipeline.start(scheduler)
+    scheduler.start()
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def describe_wait(exc: LL2Throttled, clock: Clock = utcnow) -> str:
+    """Return the one line that says when LL2 can be asked again."""
+    wait = timedelta(seconds=round(exc.retry_after))
+    at = clock() + wait
+    return (
+        f"LL2 budget spent or throttled: next request possible at "
+        f"{at:%Y-%m-%d %H:%M:%S} UTC (in {format_duration(wait)})"
+    )
