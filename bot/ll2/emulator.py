@@ -15,6 +15,16 @@ true order, and ``last_updated__gte=<a value you were served>`` always includes 
 you were served it from (and every other one changed in that same second): poll with
 ``__gte`` and expect to see the watermark's own second again; ``__gt`` on a served value
 can skip changes made later within that second.
+
+Control API (JSON; never logged, never counted, never faulted):
+``GET|POST /_control/events`` (list | add one, any shape), ``GET|PATCH|DELETE
+/_control/events/{id}``, ``POST /_control/events/{id}/updates`` {comment, info_url,
+created_by}, ``POST …/webcast`` {live, vid_url?}, ``POST …/vid_urls`` {url, priority?,
+start_time?, …}, ``POST …/date`` {date, date_precision?}, ``GET|DELETE /_control/requests``,
+``GET|POST|DELETE /_control/faults`` {kind, count, path, status, delay, retry_after,
+drop_fields}, ``POST /_control/faults/storm`` {p, kinds, seed, statuses, delay, path},
+``GET|POST /_control/limit`` {requests_per_hour}, ``POST /_control/limit/reset`` {ip?,
+api_key?}. Unknown event: 404; bad body: 400 ``{"detail": …}``.
 """
 
 from __future__ import annotations
@@ -906,7 +916,9 @@ class FaultKind(StrEnum):
     ERROR = "error"  # an HTTP 5xx with an HTML body, as a proxy in front of LL2 sends
     SLOW = "slow"  # wait ``delay`` seconds, then answer normally
     MALFORMED = "malformed"  # 200, application/json, body cut in half (invalid JSON)
-    TRUNCATED_PAGE = "truncated_page"  # valid page, half of ``results`` dropped, count/next kept
+    # a valid page whose ``results`` lose their second half while count/next stay (on a
+    # detail answer it acts like MISSING_FIELDS)
+    TRUNCATED_PAGE = "truncated_page"
     MISSING_FIELDS = "missing_fields"  # the first result (or the object) lacks ``drop_fields``
     THROTTLE = "throttle"  # 429 with LL2's body, whatever the budget says
 
@@ -1137,19 +1149,18 @@ class LL2Emulator:
             raise RuntimeError("emulator already started")
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        # slow faults wake up on close, so a short shutdown timeout loses nothing
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self._requested_port))
-        except OSError:
+            await web.SockSite(runner, sock).start()
+        except BaseException:
             sock.close()
             await runner.cleanup()
             raise
-        # slow faults wake up on close, so a short shutdown timeout loses nothing
-        site = web.SockSite(runner, sock, shutdown_timeout=1.0)
-        await site.start()
         self._runner = runner
         self._port = sock.getsockname()[1]
         self._closing.clear()
@@ -1530,12 +1541,11 @@ class LL2Emulator:
             return _json_response(401, {"detail": "Invalid token."},
                                   {"WWW-Authenticate": "Token"})
         history = self._window(bucket, now)
-        if route.kind == "throttle":
-            return _json_response(200, self._throttle_body(route, request, history, limit, now))
-        if limit is not None and len(history) >= limit:
-            return self._throttled(self._wait_secs(history, limit, now))
-        history.append(now)
-        record.counted = True
+        if route.kind != "throttle":  # /api-throttle/ is free
+            if limit is not None and len(history) >= limit:
+                return self._throttled(self._wait_secs(history, limit, now))
+            history.append(now)
+            record.counted = True
 
         fault = self._take_fault(request.path)
         if fault is not None:
@@ -1550,7 +1560,10 @@ class LL2Emulator:
                     await asyncio.wait_for(self._closing.wait(), timeout=fault.delay)
 
         try:
-            reply = self._api_reply(request, route, now)
+            if route.kind == "throttle":
+                reply = _Reply(200, self._throttle_body(route, request, history, limit, now))
+            else:
+                reply = self._api_reply(request, route, now)
         except _BadRequest as exc:
             reply = _Reply(400, exc.errors)
         if fault is not None and reply.status == 200:
