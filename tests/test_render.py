@@ -41,11 +41,7 @@ from bot.render import (
     render_event_message,
     valid_url,
 )
-
-try:
-    from tests.strategies import alerts, events
-except ModuleNotFoundError:  # tests/ is no package: pytest put tests/ itself on sys.path
-    from strategies import alerts, events  # type: ignore[no-redef]
+from tests.strategies import alerts, events
 
 DATE = "2026-11-27T12:38:29Z"
 UNIX = int(datetime(2026, 11, 27, 12, 38, 29, tzinfo=UTC).timestamp())
