@@ -153,8 +153,13 @@ def _as_duration(value: Any) -> timedelta:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(seconds=value)
     if isinstance(value, str):
-        return parse_duration(value)
-    raise ValueError("must be a duration like 30s, 5m, 1h")
+        try:
+            return parse_duration(value)
+        except ValueError:
+            # parse_duration's own wording repeats the value; keep the one-line shape
+            # "<key> must be …, got <value> (<source>)" that every other error has.
+            raise ValueError("must be a duration like 30s, 5m, 1h, 24h") from None
+    raise ValueError("must be a duration like 30s, 5m, 1h, 24h")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -178,8 +183,16 @@ def _as_ids(value: Any) -> tuple[int, ...]:
 def _as_http_url(value: Any) -> str:
     text = _as_str(value).strip().rstrip("/")
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an http(s) URL")
+    return text
+
+
+def _as_gateway_url(value: Any) -> str:
+    text = _as_str(value).strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("ws", "wss", "http", "https") or not parts.netloc:
+        raise ValueError("must be a ws(s) URL")
     return text
 
 
@@ -200,7 +213,7 @@ def _as_level(value: Any) -> str:
 CONVERTERS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("discord", "token"): _as_secret,
     ("discord", "api_url"): _as_http_url,
-    ("discord", "gateway_url"): _as_http_url,
+    ("discord", "gateway_url"): _as_gateway_url,
     ("discord", "dev_guild_ids"): _as_ids,
     ("ll2", "url"): _as_http_url,
     ("ll2", "api_key"): _as_secret,
