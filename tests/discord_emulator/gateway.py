@@ -160,6 +160,8 @@ class Gateway:
         self.connections: set[GatewayConnection] = set()
         self.identifies = 0
         self.resumes = 0
+        self.heartbeats = 0
+        self.connects: list[dict[str, str]] = []
         self.received: list[dict[str, Any]] = []
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
 
@@ -214,6 +216,7 @@ class Gateway:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Serve one gateway websocket connection."""
         compress = request.query.get("compress")
+        self.connects.append(dict(request.query))
         ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
         await ws.prepare(request)
         if request.query.get("encoding", "json") != "json" or compress not in (
@@ -263,6 +266,7 @@ class Gateway:
         data = payload.get("d")
         if op == HEARTBEAT:
             conn.heartbeats += 1
+            self.heartbeats += 1
             conn.send({"op": HEARTBEAT_ACK, "d": None, "s": None, "t": None})
             return True
         if op == IDENTIFY:

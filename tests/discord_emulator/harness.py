@@ -45,7 +45,11 @@ async def running(
     Errors from login (discord.LoginFailure) and from the connection surface here. Build
     clients with ``guild_ready_timeout=0.1`` or READY waits 2 s for more guilds.
     """
-    await client.login(token if token is not None else emu.token)
+    try:
+        await client.login(token if token is not None else emu.token)
+    except BaseException:
+        await client.close()  # login opened an HTTP session even when it failed
+        raise
     connection = asyncio.create_task(client.connect(reconnect=True), name="discord-client")
     ready = asyncio.create_task(client.wait_until_ready())
     try:

@@ -290,7 +290,9 @@ class DiscordEmulator:
         self.world.guilds[gid] = guild
         for position, channel_name in enumerate(channels):
             self._new_channel(guild, channel_name, ChannelType.TEXT, position=position)
-        self._dispatch_each_session("GUILD_CREATE", lambda s: self.guild_create_payload(guild, s))
+        self._dispatch_each_session(
+            "GUILD_CREATE", lambda s: self.guild_create_payload(guild, s, joined=True)
+        )
         return guild
 
     def guild(self, guild_id: int) -> Guild:
@@ -448,11 +450,20 @@ class DiscordEmulator:
         data.update(verified=True, mfa_enabled=False, email=None, locale="en-US", bot=True)
         return data
 
-    def guild_create_payload(self, guild: Guild, session: GatewaySession) -> JSON:
-        """GUILD_CREATE data for a session (members trimmed to the bot without GUILD_MEMBERS)."""
-        return guild.to_gateway_payload(
+    def guild_create_payload(
+        self, guild: Guild, session: GatewaySession, *, joined: bool = False
+    ) -> JSON:
+        """GUILD_CREATE data for a session (members trimmed to the bot without GUILD_MEMBERS).
+
+        After READY a guild "becomes available" (``unavailable: false``); a guild the bot
+        just joined comes without the key, which is how discord.py tells on_guild_join apart.
+        """
+        data = guild.to_gateway_payload(
             bot_user_id=self.bot_user.id, with_all_members=bool(session.intents & (1 << 1))
         )
+        if joined:
+            del data["unavailable"]
+        return data
 
     def dispatch(self, event: str, data: JSON) -> int:
         """Send a dispatch event to every live session; return how many got it."""
