@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import AsyncIterator
 
 import aiohttp
 import discord
 import pytest
+import yarl
 from discord import app_commands
 from discord.ext import commands
 
@@ -145,6 +147,20 @@ async def test_heartbeats_are_acknowledged() -> None:
     assert emulator.gateway.heartbeats >= 4
 
 
+async def test_autosharded_client_finds_the_gateway_through_gateway_bot(
+    emu: DiscordEmulator, guild: Guild, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AutoShardedClient asks /gateway/bot and connects to the emulator without DEFAULT_GATEWAY."""
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL("wss://x.invalid")
+    )
+    client = discord.AutoShardedClient(intents=discord.Intents.default(), guild_ready_timeout=0.1)
+    async with running(client, emu):
+        assert client.shard_count == 1
+        assert [g.id for g in client.guilds] == [guild.id]
+    assert emu.requests_to("GET", "/gateway/bot")
+
+
 async def test_tree_sync_is_stored_with_stable_ids(emu: DiscordEmulator, guild: Guild) -> None:
     """Syncing stores commands with snowflake ids that survive a re-sync."""
     async with running(make_bot(), emu) as bot:
@@ -174,6 +190,7 @@ async def test_slash_command_gets_an_ephemeral_answer(emu: DiscordEmulator, guil
         )
         reply = await result.response(timeout=5)
     assert reply.content == "pong hi in launches manage=True"
+    assert not emu.validation_errors
     assert reply.ephemeral and reply.type == 4
     assert emu.messages(first_channel(guild, "general")) == []  # ephemeral: not in the channel
 
@@ -193,6 +210,7 @@ async def test_deferred_command_answers_with_a_followup(emu: DiscordEmulator, gu
     assert edit_reply.deferred and not edit_reply.ephemeral
     assert edit_reply.content == "edited answer"
     assert [m["content"] for m in emu.messages(channel_id)] == ["edited answer"]
+    assert not emu.validation_errors
 
 
 async def test_autocomplete_offers_matching_choices(emu: DiscordEmulator, guild: Guild) -> None:
@@ -253,7 +271,25 @@ async def test_nonce_with_enforce_nonce_posts_once(emu: DiscordEmulator, guild: 
         other = await channel.send("T-10 minutes", nonce="delivery-43")
     assert first.id == second.id != other.id
     assert [m["nonce"] for m in emu.messages(channel_id)] == ["delivery-42", "delivery-43"]
+    assert not emu.validation_errors
     assert emu.requests_to("POST", "/channels/{channel_id}/messages")[0].json["enforce_nonce"]
+
+
+async def test_multipart_upload_edit_and_delete(emu: DiscordEmulator, guild: Guild) -> None:
+    """A file upload is validated via payload_json and stored; edits and deletes apply."""
+    channel_id = first_channel(guild, "launches")
+    async with running(make_bot(), emu) as bot:
+        channel = bot.get_channel(channel_id)
+        upload = await channel.send("patch", file=discord.File(io.BytesIO(b"T-0"), "countdown.txt"))
+        note = await channel.send("draft")
+        edited = await note.edit(content="final", embed=discord.Embed(title="Liftoff"))
+        await upload.delete()
+        fetched = await channel.fetch_message(note.id)
+    assert [a.filename for a in upload.attachments] == ["countdown.txt"]
+    assert edited.content == fetched.content == "final" and fetched.edited_at is not None
+    assert [m["content"] for m in emu.messages(channel_id)] == ["final"]
+    assert emu.messages(channel_id)[0]["embeds"][0]["title"] == "Liftoff"
+    assert not emu.validation_errors
 
 
 async def test_overlong_embed_title_is_rejected(emu: DiscordEmulator, guild: Guild) -> None:
@@ -321,17 +357,18 @@ async def test_cloudflare_429_without_via_is_not_retried(
 async def test_permission_and_channel_faults_surface_as_typed_errors(
     emu: DiscordEmulator, guild: Guild
 ) -> None:
-    """403/404 faults become Forbidden/NotFound with Discord's codes; deletion is permanent."""
+    """403/404/503 faults become Forbidden/NotFound/DiscordServerError; deletion is permanent."""
     launches = first_channel(guild, "launches")
     general = first_channel(guild, "general")
     route = "POST /channels/{channel_id}/messages"
     emu.fail_next(route, 403, channel_id=launches)
     emu.fail_next(route, 403, code=50001, channel_id=launches)
     emu.fail_next(route, 404, channel_id=launches)
+    emu.fail_next(route, 503, channel_id=launches)
     caught: list[tuple[type, int]] = []
     async with running(make_bot(), emu) as bot:
         channel = bot.get_channel(launches)
-        for _ in range(3):
+        for _ in range(4):
             with pytest.raises(discord.HTTPException) as exc:
                 await channel.send("x")
             caught.append((type(exc.value), exc.value.code))
@@ -345,6 +382,7 @@ async def test_permission_and_channel_faults_surface_as_typed_errors(
         (discord.Forbidden, 50013),
         (discord.Forbidden, 50001),
         (discord.NotFound, 10003),
+        (discord.DiscordServerError, 0),
     ]
     assert [m["content"] for m in emu.messages(launches)] == ["recovered"]
 

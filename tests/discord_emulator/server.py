@@ -995,21 +995,13 @@ class DiscordEmulator:
     # --- users, gateway, application ----------------------------------------------------
 
     async def _get_gateway(self, req: Request) -> Reply:
-        return Reply(body={"url": self.gateway_url})
+        # Discord's /gateway answers only "url"; the shard fields are harmless extras here,
+        # so clients written against either endpoint find the emulator.
+        return await self._get_gateway_bot(req)
 
     async def _get_gateway_bot(self, req: Request) -> Reply:
-        return Reply(
-            body={
-                "url": self.gateway_url,
-                "shards": 1,
-                "session_start_limit": {
-                    "total": 1000,
-                    "remaining": 999,
-                    "reset_after": 14_400_000,
-                    "max_concurrency": 1,
-                },
-            }
-        )
+        limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
+        return Reply(body={"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
 
     async def _get_me(self, req: Request) -> Reply:
         return Reply(body=self.bot_user_payload())
