@@ -12,6 +12,7 @@ Quick start::
 """
 
 from . import permissions
+from .api import RecordedRequest
 from .faults import BucketRule, Fault, RateLimitModel
 from .harness import pointed_at, running
 from .interactions import (
@@ -21,7 +22,7 @@ from .interactions import (
     InteractionReply,
     InteractionResult,
 )
-from .server import DiscordEmulator, RecordedRequest
+from .server import DiscordEmulator
 from .snowflake import SnowflakeFactory, snowflake_time
 from .validate import FieldError, ValidationFailure, load_spec
 from .world import Channel, ChannelType, Guild, Member, Overwrite, Role, User, World
