@@ -8,12 +8,13 @@ from typing import Any
 
 import discord
 import yarl
+from discord import app_commands
 from discord.ext import commands
 from sqlalchemy import Engine
 
 from bot.config import Config, DiscordSettings, env_name
 from bot.ll2.client import LL2Client
-from bot.pipeline import Pipeline, open_store
+from bot.pipeline import Pipeline, UsageError, open_store
 from storage.db import StorageError
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class TMinusBot(commands.AutoShardedBot):
                 return shards, gateway, limits
 
             self.http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
+        self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
         for name in self.initial_extensions:
             try:
                 await self.load_extension(name)
@@ -94,6 +96,36 @@ class TMinusBot(commands.AutoShardedBot):
             self.scheduler = AsyncIOScheduler(timezone="UTC")
             self.pipeline.start(self.scheduler)
             self.scheduler.start()
+
+    async def on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Answer every failed command: a clear ephemeral line, never a silent nothing."""
+        original = getattr(error, "original", error)
+        if isinstance(original, UsageError):
+            text = f"❌ {original}"
+        elif isinstance(error, app_commands.CheckFailure):
+            text = f"❌ {error}"
+        elif isinstance(error, app_commands.TransformerError):
+            text = f"❌ '{error.value}' is not a valid {error.type.name.lower()} here"
+        else:
+            log.error(
+                "command /%s failed",
+                interaction.command.qualified_name if interaction.command else "?",
+                exc_info=original,
+            )
+            text = "❌ Something went wrong on our side; it has been logged."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(
+                    text[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                )
+            else:
+                await interaction.response.send_message(
+                    text[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                )
+        except discord.HTTPException:
+            log.warning("could not tell the user about a failed command", exc_info=True)
 
     async def sync_commands(self) -> None:
         """Sync slash commands: instantly to ``dev_guild_ids``, else globally."""

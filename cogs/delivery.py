@@ -1,0 +1,128 @@
+"""Alert delivery: drain the outbox into channels, exactly once each, within Discord's limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import discord
+from discord.ext import commands
+
+from bot.delivery import DeliveryWorker
+from bot.discord_app import TMinusBot
+from bot.discord_io import GlobalPacer, classify, message_kwargs, nonce_for
+from storage import queries
+from storage.db import session_scope
+from storage.models import Delivery, Subscription
+
+log = logging.getLogger(__name__)
+
+# Discord allows 50 requests/s per bot; keep a little headroom for command answers.
+GLOBAL_RATE = 48.0
+CONCURRENCY = 25
+IDLE_WAKE = 2.0  # seconds between drains when nobody wakes us (retries falling due)
+
+
+class DiscordSink:
+    """Post a delivery's stored message to its channel, with the delivery's nonce."""
+
+    def __init__(self, bot: TMinusBot, pacer: GlobalPacer) -> None:
+        self.bot = bot
+        self.pacer = pacer
+
+    async def send(self, delivery: Delivery, subscription: Subscription) -> int | None:
+        """Post one alert; raise a transient or permanent sink error on failure."""
+        channel_id = subscription.channel_id
+        if channel_id is None:
+            raise classify(RuntimeError("subscription has no channel"), None)
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=subscription.guild_id)
+        payload = delivery.payload["message"]
+        await self.pacer.wait()
+        try:
+            # A nonce makes discord.py set enforce_nonce: a resend after a crash between
+            # this post and the commit returns the first message instead of a second one.
+            message = await channel.send(
+                nonce=nonce_for(delivery.dedupe_key), **message_kwargs(payload)
+            )
+        except (TimeoutError, discord.HTTPException, OSError) as exc:
+            raise classify(exc, channel_id) from exc
+        return message.id
+
+
+class AlertDelivery(commands.Cog):
+    """Run the outbox worker for channel subscriptions."""
+
+    def __init__(self, bot: TMinusBot) -> None:
+        self.bot = bot
+        self.wake = asyncio.Event()
+        self.worker = DeliveryWorker(
+            bot.engine,
+            DiscordSink(bot, GlobalPacer(GLOBAL_RATE)),
+            serves=lambda s: s.channel_id is not None,
+            concurrency=CONCURRENCY,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def cog_load(self) -> None:
+        """Start draining once loaded; the pipeline wakes us when it enqueues."""
+        self.bot.pipeline.listeners.append(self.wake.set)
+        self._task = asyncio.create_task(self._run(), name="tminus-delivery")
+
+    async def cog_unload(self) -> None:
+        """Stop draining; deliveries in flight stay pending and are resent (nonce-safe)."""
+        with contextlib.suppress(ValueError):
+            self.bot.pipeline.listeners.remove(self.wake.set)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        await self.bot.wait_until_ready()
+        while not self.bot.is_closed():
+            self.wake.clear()
+            try:
+                report = await self.worker.drain()
+                if report.sent or report.failed or report.retried:
+                    log.info(
+                        "delivered %d, retrying %d, failed %d, paused %d",
+                        report.sent,
+                        report.retried,
+                        report.failed,
+                        report.paused,
+                    )
+            except Exception:
+                log.exception("delivery drain failed; will run again")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=IDLE_WAKE)
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Forget a guild's subscriptions when the bot leaves it."""
+        with session_scope(self.bot.engine) as session:
+            removed = queries.remove_guild(session=session, guild_id=guild.id)
+        log.info("left guild %s: removed %d subscription(s)", guild.id, removed)
+
+    async def _pause_channel(self, channel_id: int, reason: str) -> None:
+        with session_scope(self.bot.engine) as session:
+            paused = queries.pause_subscriptions(
+                session=session, reason=reason, channel_id=channel_id
+            )
+        if paused:
+            log.info("paused subscriptions %s: %s", paused, reason)
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        """Pause subscriptions of a deleted channel."""
+        await self._pause_channel(channel.id, f"channel #{channel.name} was deleted")
+
+    @commands.Cog.listener()
+    async def on_thread_delete(self, thread: discord.Thread) -> None:
+        """Pause subscriptions of a deleted thread."""
+        await self._pause_channel(thread.id, f"thread {thread.name} was deleted")
+
+
+async def setup(bot: TMinusBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(AlertDelivery(bot))

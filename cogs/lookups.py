@@ -1,0 +1,167 @@
+"""``/events …``: look events up in the store (never in LL2), with autocomplete."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import service
+from bot.discord_app import TMinusBot
+from bot.discord_io import send_payload_response
+from bot.render import render_event_list, render_event_message
+from bot.service import Choice
+from bot.timeutil import utcnow
+from storage.models import AgencyRow, EventTypeRow, ProgramRow
+
+log = logging.getLogger(__name__)
+
+
+def _choices(items: list[Choice]) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=c.name, value=c.value) for c in items]
+
+
+class Lookups(commands.Cog):
+    """Answer questions about events straight from the store."""
+
+    events = app_commands.Group(name="events", description="Look up spaceflight events")
+
+    def __init__(self, bot: TMinusBot) -> None:
+        self.bot = bot
+
+    # --- autocomplete -----------------------------------------------------------------------
+
+    async def type_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer event types matching what was typed."""
+        return _choices(service.name_choices(self.bot.engine, EventTypeRow, current))
+
+    async def agency_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer agencies matching what was typed."""
+        return _choices(service.name_choices(self.bot.engine, AgencyRow, current))
+
+    async def program_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer programs matching what was typed."""
+        return _choices(service.name_choices(self.bot.engine, ProgramRow, current))
+
+    async def event_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer events matching what was typed (upcoming first)."""
+        return _choices(service.event_choices(self.bot.engine, current, now=utcnow()))
+
+    # --- commands ---------------------------------------------------------------------------
+
+    @events.command(
+        name="next", description="The next event (optionally of a type, agency or program)"
+    )
+    @app_commands.describe(
+        type="Event type (name or LL2 id), e.g. Docking",
+        agency="Agency (name, abbreviation or LL2 id)",
+        program="Program (name or LL2 id)",
+    )
+    async def next_event(
+        self,
+        interaction: discord.Interaction,
+        type: str | None = None,
+        agency: str | None = None,
+        program: str | None = None,
+    ) -> None:
+        """Show the next matching event."""
+        filters = service.resolve_filters(
+            self.bot.engine, type=type, agency=agency, program=program
+        )
+        found = service.upcoming(self.bot.engine, filters, now=utcnow(), count=1)
+        if not found:
+            await interaction.response.send_message(
+                "No upcoming event matches in the store.", ephemeral=True
+            )
+            return
+        await send_payload_response(interaction, render_event_message(found[0]))
+
+    @events.command(name="upcoming", description="The next events by date")
+    @app_commands.describe(
+        type="Event type (name or LL2 id), e.g. Docking",
+        agency="Agency (name, abbreviation or LL2 id)",
+        program="Program (name or LL2 id)",
+        count="How many (1-25, default 10)",
+    )
+    async def upcoming(
+        self,
+        interaction: discord.Interaction,
+        type: str | None = None,
+        agency: str | None = None,
+        program: str | None = None,
+        count: app_commands.Range[int, 1, 25] = 10,
+    ) -> None:
+        """List upcoming events."""
+        filters = service.resolve_filters(
+            self.bot.engine, type=type, agency=agency, program=program
+        )
+        found = service.upcoming(self.bot.engine, filters, now=utcnow(), count=count)
+        if not found:
+            await interaction.response.send_message(
+                "No upcoming event matches in the store.", ephemeral=True
+            )
+            return
+        await send_payload_response(
+            interaction, render_event_list(found, title=f"Next {len(found)} events")
+        )
+
+    @events.command(name="search", description="Find events by name")
+    @app_commands.describe(query="Part of the event's name, e.g. Soyuz")
+    async def search(self, interaction: discord.Interaction, query: str) -> None:
+        """Search events by name."""
+        found = service.search(self.bot.engine, query, now=utcnow())
+        if not found:
+            await interaction.response.send_message(
+                f"No event in the store matches '{discord.utils.escape_markdown(query[:100])}'.",
+                ephemeral=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
+        if len(found) == 1:
+            await send_payload_response(interaction, render_event_message(found[0]))
+            return
+        await send_payload_response(
+            interaction, render_event_list(found, title=f"Events matching “{query[:80]}”")
+        )
+
+    @events.command(name="show", description="One event in full")
+    @app_commands.describe(event="The event (pick from the list or type its name)")
+    async def show(self, interaction: discord.Interaction, event: str) -> None:
+        """Show one event."""
+        found = service.find_event(self.bot.engine, event, now=utcnow())
+        await send_payload_response(interaction, render_event_message(found))
+
+    @events.command(name="live", description="Events whose webcast is live now")
+    async def live(self, interaction: discord.Interaction) -> None:
+        """List live webcasts."""
+        found = service.live(self.bot.engine)
+        if not found:
+            await interaction.response.send_message("No webcast is live right now.")
+            return
+        if len(found) == 1:
+            await send_payload_response(interaction, render_event_message(found[0]))
+            return
+        await send_payload_response(interaction, render_event_list(found[:25], title="🔴 Live now"))
+
+    next_event.autocomplete("type")(type_autocomplete)
+    next_event.autocomplete("agency")(agency_autocomplete)
+    next_event.autocomplete("program")(program_autocomplete)
+    upcoming.autocomplete("type")(type_autocomplete)
+    upcoming.autocomplete("agency")(agency_autocomplete)
+    upcoming.autocomplete("program")(program_autocomplete)
+    show.autocomplete("event")(event_autocomplete)
+
+
+async def setup(bot: TMinusBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(Lookups(bot))

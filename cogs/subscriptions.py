@@ -1,0 +1,221 @@
+"""``/alerts …``: subscribe channels to events; Manage Channels only, one guild at a time."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import service
+from bot.discord_app import TMinusBot
+from bot.discord_io import classify, message_kwargs
+from bot.pipeline import UsageError
+from bot.render import render_alert
+from bot.timeutil import utcnow
+from storage.models import AgencyRow, EventTypeRow, ProgramRow
+
+log = logging.getLogger(__name__)
+
+POSTABLE = (discord.TextChannel, discord.Thread)  # announcement channels are TextChannels
+
+
+def _choices(items: list[service.Choice]) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=c.name, value=c.value) for c in items]
+
+
+def missing_permissions(
+    channel: discord.abc.GuildChannel | discord.Thread,
+    me: discord.Member,
+    role: discord.Role | None,
+) -> list[str]:
+    """Return the permissions the bot lacks to post alerts in ``channel``."""
+    perms = channel.permissions_for(me)
+    needed = [
+        ("View Channel", perms.view_channel),
+        ("Embed Links", perms.embed_links),
+    ]
+    if isinstance(channel, discord.Thread):
+        needed.append(("Send Messages in Threads", perms.send_messages_in_threads))
+    else:
+        needed.append(("Send Messages", perms.send_messages))
+    missing = [name for name, ok in needed if not ok]
+    if role is not None and not role.mentionable and not perms.mention_everyone:
+        missing.append(
+            f"Mention @{role.name} (make the role mentionable or grant Mention All Roles)"
+        )
+    return missing
+
+
+class Subscriptions(commands.Cog):
+    """Let server managers choose which alerts go to which channel."""
+
+    alerts = app_commands.Group(
+        name="alerts",
+        description="Choose which spaceflight alerts this server gets",
+        default_permissions=discord.Permissions(manage_channels=True),
+        guild_only=True,
+    )
+
+    def __init__(self, bot: TMinusBot) -> None:
+        self.bot = bot
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Refuse members without Manage Channels (default permissions can be overridden)."""
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage("alerts are set up inside a server")
+        if not interaction.permissions.manage_channels:
+            raise app_commands.CheckFailure(
+                "you need the Manage Channels permission to change alerts"
+            )
+        return True
+
+    # --- autocomplete -----------------------------------------------------------------------
+
+    async def type_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer event types matching what was typed."""
+        return _choices(service.name_choices(self.bot.engine, EventTypeRow, current))
+
+    async def agency_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer agencies matching what was typed."""
+        return _choices(service.name_choices(self.bot.engine, AgencyRow, current))
+
+    async def program_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer programs matching what was typed."""
+        return _choices(service.name_choices(self.bot.engine, ProgramRow, current))
+
+    async def subscription_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer this server's subscriptions (and only this server's)."""
+        if interaction.guild_id is None or not interaction.permissions.manage_channels:
+            return []
+        return _choices(
+            service.subscription_choices(self.bot.engine, interaction.guild_id, current)
+        )
+
+    # --- commands ---------------------------------------------------------------------------
+
+    @alerts.command(name="add", description="Send alerts about matching events to a channel")
+    @app_commands.describe(
+        channel="Where alerts go (default: this channel)",
+        type="Only this event type (name or LL2 id), e.g. Docking",
+        agency="Only events with this agency",
+        program="Only events of this program",
+        kinds="Comma list of update, webcast_live, rescheduled, new_event, reminder — or all",
+        reminders="Reminder leads like 24h,1h,10m — or none",
+        mention="A role to mention in each alert",
+    )
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel | discord.Thread | None = None,
+        type: str | None = None,
+        agency: str | None = None,
+        program: str | None = None,
+        kinds: str | None = None,
+        reminders: str | None = None,
+        mention: discord.Role | None = None,
+    ) -> None:
+        """Subscribe a channel."""
+        guild = interaction.guild
+        assert guild is not None and interaction.guild_id is not None
+        target = guild.get_channel_or_thread(channel.id if channel else interaction.channel_id or 0)
+        if target is None or not isinstance(target, POSTABLE):
+            raise UsageError("alerts can go to text, announcement and thread channels")
+        if mention is not None and mention.is_default():
+            raise UsageError("@everyone cannot be the mention role — create a role to ping")
+        missing = missing_permissions(target, guild.me, mention)
+        if missing:
+            raise UsageError(
+                f"I can't post alerts in {target.mention}: missing " + ", ".join(missing)
+            )
+        filters = service.resolve_filters(
+            self.bot.engine, type=type, agency=agency, program=program
+        )
+        sub = service.add_subscription(
+            self.bot.engine,
+            guild_id=interaction.guild_id,
+            channel_id=target.id,
+            filters=filters,
+            kinds=kinds,
+            reminders=reminders,
+            mention_role_id=mention.id if mention else None,
+            created_by=interaction.user.id,
+            default_leads=self.bot.config.alerts.reminders,
+            now=utcnow(),
+        )
+        await interaction.response.send_message(
+            "✅ Subscribed.\n" + service.describe_subscription(self.bot.engine, sub),
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @alerts.command(name="remove", description="Stop a subscription")
+    @app_commands.describe(subscription="The subscription (see /alerts list)")
+    async def remove(self, interaction: discord.Interaction, subscription: str) -> None:
+        """Remove one of this server's subscriptions."""
+        assert interaction.guild_id is not None
+        sub = service.remove_subscription(self.bot.engine, interaction.guild_id, subscription)
+        await interaction.response.send_message(
+            f"🗑️ Removed subscription #{sub.id} (<#{sub.channel_id}>).",
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @alerts.command(name="list", description="This server's subscriptions")
+    async def list_(self, interaction: discord.Interaction) -> None:
+        """List this server's subscriptions."""
+        assert interaction.guild_id is not None
+        subs = service.guild_subscriptions(self.bot.engine, interaction.guild_id)
+        if not subs:
+            text = "No subscriptions yet — add one with /alerts add."
+        else:
+            blocks = [service.describe_subscription(self.bot.engine, s) for s in subs]
+            text = "\n\n".join(blocks)
+            if len(text) > 1990:
+                text = text[:1985] + "\n…"
+        await interaction.response.send_message(
+            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    @alerts.command(name="test", description="Post a sample alert for a subscription")
+    @app_commands.describe(subscription="The subscription (see /alerts list)")
+    async def test(self, interaction: discord.Interaction, subscription: str) -> None:
+        """Post a sample alert to the subscription's channel."""
+        assert interaction.guild_id is not None
+        sub = service.guild_subscription(self.bot.engine, interaction.guild_id, subscription)
+        alert = service.sample_alert(self.bot.engine, sub, now=utcnow())
+        payload = render_alert(alert, mention_role_id=sub.mention_role_id)
+        payload["content"] = ("🧪 Test alert — " + payload["content"])[:2000]
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        channel = self.bot.get_partial_messageable(sub.channel_id or 0, guild_id=sub.guild_id)
+        try:
+            await channel.send(**message_kwargs(payload))
+        except discord.HTTPException as exc:
+            problem = classify(exc, sub.channel_id)
+            await interaction.followup.send(f"❌ Could not post: {problem}", ephemeral=True)
+            return
+        await interaction.followup.send(
+            f"✅ Sent a test alert to <#{sub.channel_id}>.",
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    add.autocomplete("type")(type_autocomplete)
+    add.autocomplete("agency")(agency_autocomplete)
+    add.autocomplete("program")(program_autocomplete)
+    remove.autocomplete("subscription")(subscription_autocomplete)
+    test.autocomplete("subscription")(subscription_autocomplete)
+
+
+async def setup(bot: TMinusBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(Subscriptions(bot))
