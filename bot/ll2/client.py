@@ -239,6 +239,11 @@ class LL2Client:
             await self._sleep(delay)
 
     async def _page(self, url: str, params: dict[str, str] | None = None) -> EventPage:
+        if params is not None and _plural(self.version):
+            # 2.3.0 lists answer in "normal" mode by default, which leaves out agencies and
+            # program; lookups and subscriptions filter on both, so ask for the detailed
+            # shape (2.2.0's one shape has them). ``next`` links keep the parameter.
+            params = {"mode": "detailed", **params}
         data = await self._get_json(url, params)
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise LL2BadResponse(url, "expected an object with a results list")
