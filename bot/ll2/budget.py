@@ -91,8 +91,13 @@ class RequestBudget:
             self.per_hour = limit
         missing = current_use - len(self._sent)
         if missing > 0:
-            self._sent.extend([now] * missing)
-            # Keep the deque sorted: the phantom entries belong at the end (newest).
+            phantoms = [now] * missing
+            if current_use >= limit and 0 < next_use_secs < WINDOW.total_seconds():
+                # LL2 says when its oldest counted request leaves the window: date one
+                # phantom there, so the first free slot is not pushed a whole hour out.
+                # The others stay "just now" (we do not know when they were made).
+                phantoms[0] = now - WINDOW + timedelta(seconds=next_use_secs)
+            self._sent.extend(phantoms)
             self._sent = deque(sorted(self._sent))
         if next_use_secs > 0 and current_use >= limit:
             self.block_for(next_use_secs)
