@@ -48,7 +48,7 @@ def guild(emu: DiscordEmulator) -> Guild:
 
 def first_channel(guild: Guild, name: str) -> int:
     """Return the id of the guild's channel with that name."""
-    return next(c.id for c in guild.channels.values() if c.name == name)
+    return guild.channel_named(name).id
 
 
 def make_bot() -> commands.Bot:

@@ -161,6 +161,8 @@ class Gateway:
         self.identifies = 0
         self.resumes = 0
         self.heartbeats = 0
+        # False models a zombied connection: beats go unanswered and the client reconnects.
+        self.ack_heartbeats = True
         self.connects: list[dict[str, str]] = []
         self.received: list[dict[str, Any]] = []
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
@@ -267,7 +269,8 @@ class Gateway:
         if op == HEARTBEAT:
             conn.heartbeats += 1
             self.heartbeats += 1
-            conn.send({"op": HEARTBEAT_ACK, "d": None, "s": None, "t": None})
+            if self.ack_heartbeats:
+                conn.send({"op": HEARTBEAT_ACK, "d": None, "s": None, "t": None})
             return True
         if op == IDENTIFY:
             return await self._identify(conn, data or {})

@@ -223,6 +223,13 @@ class Guild:
         """The @everyone role."""
         return self.roles[self.id]
 
+    def channel_named(self, name: str) -> Channel:
+        """Return the channel (or thread) with this name."""
+        for channel in self.channels.values():
+            if channel.name == name:
+                return channel
+        raise KeyError(f"guild {self.name!r} has no channel named {name!r}")
+
     def channel_list(self) -> list[Channel]:
         """Return the non-thread channels."""
         return [c for c in self.channels.values() if not c.is_thread]
