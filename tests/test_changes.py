@@ -133,9 +133,7 @@ def test_one_new_update_gives_one_update_alert() -> None:
 def test_several_new_updates_come_out_in_created_on_order() -> None:
     """New updates are announced oldest first by `created_on`, whatever LL2's list order."""
     stored = event(updates=[(1, OLD)])
-    new = event(
-        updates=[(7, NOW - MINUTE), (1, OLD), (3, NOW - 3 * MINUTE), (5, NOW - 2 * MINUTE)]
-    )
+    new = event(updates=[(7, NOW - MINUTE), (1, OLD), (3, NOW - 3 * MINUTE), (5, NOW - 2 * MINUTE)])
     alerts = detect(stored, new)
     assert kinds(alerts) == [AlertKind.UPDATE] * 3
     assert [a.discriminator for a in alerts] == ["3", "5", "7"]
