@@ -121,13 +121,36 @@ def build_parser() -> argparse.ArgumentParser:
         description="Look events up in the local store (no LL2 request).",
     )
     ev_sub = events.add_subparsers(dest="events_command", metavar="ACTION", required=True)
-    upcoming = ev_sub.add_parser("upcoming", parents=[common], help="the next events by date")
-    upcoming.add_argument("--type", dest="types", action="append", default=[], metavar="ID|NAME")
+    upcoming = ev_sub.add_parser(
+        "upcoming",
+        parents=[common],
+        help="the next events by date",
+        description="List the next events by date from the local store.",
+    )
+    upcoming.add_argument(
+        "--type",
+        dest="types",
+        action="append",
+        default=[],
+        metavar="ID|NAME",
+        help="only this event type (repeatable; e.g. Docking or 2)",
+    )
     upcoming.add_argument("--count", type=int, default=10, help="how many (1-25, default 10)")
-    search = ev_sub.add_parser("search", parents=[common], help="events whose name matches")
-    search.add_argument("query")
-    show = ev_sub.add_parser("show", parents=[common], help="one event in full")
-    show.add_argument("event_id", type=int, metavar="ID")
+    search = ev_sub.add_parser(
+        "search",
+        parents=[common],
+        help="events whose name matches",
+        description="List events from the local store whose name matches the query.",
+    )
+    search.add_argument("query", help="words to find in event names")
+    show = ev_sub.add_parser(
+        "show",
+        parents=[common],
+        help="one event in full",
+        description="Show one event from the local store in full: date, type, webcasts, "
+        "latest updates.",
+    )
+    show.add_argument("event_id", type=int, metavar="ID", help="the LL2 event id")
 
     emulator = sub.add_parser(
         "emulator",
@@ -144,9 +167,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="per-IP hourly limit like LL2's free tier (0 = unlimited; default 15)",
     )
 
-    db = sub.add_parser("db", parents=[common], help="database maintenance")
+    db = sub.add_parser(
+        "db",
+        parents=[common],
+        help="database maintenance",
+        description="Maintain the database named by storage.url (--db).",
+    )
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    db_sub.add_parser("upgrade", parents=[common], help="apply pending migrations")
+    db_sub.add_parser(
+        "upgrade",
+        parents=[common],
+        help="apply pending migrations",
+        description="Apply pending database migrations to storage.url, creating the schema "
+        "in a new database; running it again changes nothing.",
+    )
     return parser
 
 
