@@ -19,6 +19,7 @@ from bot.ll2.emulator import LL2Emulator
 from bot.timeutil import utcnow
 from storage import queries
 from storage.db import make_engine, session_scope
+from storage.models import DeliveryState
 from tests.discord_emulator import DiscordEmulator, Guild, Member, pointed_at
 from tests.discord_emulator import permissions as perms
 from tests.factories import make_event
@@ -336,3 +337,84 @@ async def test_every_request_the_bot_sent_validated_against_discords_openapi(
     stack.ll2.set_webcast_live(DOCKING, True)
     await eventually(lambda: len(stack.messages()) == 1)
     assert stack.discord.validation_errors == []
+
+
+async def test_add_says_which_permission_the_bot_lacks(stack: Stack) -> None:
+    """`/alerts add` in a channel where the bot cannot send names the missing permission."""
+    stack.discord.deny_bot(stack.channel_id, perms.SEND_MESSAGES)
+    await asyncio.sleep(0.2)  # CHANNEL_UPDATE reaches the bot's cache
+    reply = await stack.command("alerts", "add", type="Docking")
+    assert reply.ephemeral and "Send Messages" in (reply.content or "")
+    with session_scope(stack.engine) as session:
+        assert queries.guild_subscriptions(session=session, guild_id=stack.guild.id) == []
+
+
+async def test_bad_options_get_clear_answers(stack: Stack) -> None:
+    """Unknown kinds, bad reminder leads and a bad subscription id each get one clear line."""
+    kinds = await stack.command("alerts", "add", kinds="webcast,update")
+    assert "no such alert kind 'webcast'" in (kinds.content or "")
+    leads = await stack.command("alerts", "add", reminders="1 hour")
+    assert "'1 hour' is not a reminder lead" in (leads.content or "")
+    remove = await stack.command("alerts", "remove", subscription="@everyone")
+    assert "is not a subscription number" in (remove.content or "")
+    assert all(r.ephemeral for r in (kinds, leads, remove))
+
+
+async def test_server_errors_are_retried_until_the_alert_lands(stack: Stack) -> None:
+    """Two 503s on the channel route, then success: one message, delivery marked sent."""
+    await stack.command("alerts", "add", type="Docking")
+    stack.discord.fail_next("POST /channels/{channel_id}/messages", 503, times=2)
+    stack.ll2.set_webcast_live(DOCKING, True)
+    await eventually(lambda: len(stack.messages()) == 1, within=30)
+    with session_scope(stack.engine) as session:
+        assert queries.count_deliveries(session=session, state=DeliveryState.SENT) == 1
+
+
+async def test_leaving_a_guild_removes_its_subscriptions(stack: Stack) -> None:
+    """GUILD_DELETE (the bot was removed) deletes that guild's subscriptions."""
+    await stack.command("alerts", "add", type="Docking")
+    stack.discord.remove_guild(stack.guild.id)
+
+    def gone() -> bool:
+        with session_scope(stack.engine) as session:
+            return not queries.guild_subscriptions(session=session, guild_id=stack.guild.id)
+
+    await eventually(gone)
+
+
+async def test_deleted_channel_pauses_its_subscriptions(stack: Stack) -> None:
+    """CHANNEL_DELETE pauses the subscriptions of that channel, with the reason."""
+    await stack.command("alerts", "add", type="Docking")
+    stack.discord.delete_channel(stack.channel_id)
+
+    def paused() -> list[str]:
+        with session_scope(stack.engine) as session:
+            return [
+                s.paused_reason or ""
+                for s in queries.paused_subscriptions(session=session, guild_id=stack.guild.id)
+            ]
+
+    await eventually(lambda: bool(paused()))
+    assert "deleted" in paused()[0]
+
+
+async def test_status_reports_sync_budget_and_queue(stack: Stack) -> None:
+    """`/status` shows the last sync, LL2 requests left and pending alerts, ephemerally."""
+    reply = await stack.command("status")
+    assert reply.ephemeral
+    fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
+    assert fields["Last sync"].startswith("<t:")
+    assert " of 3600" in fields["LL2 requests left this hour"]
+    assert fields["Alerts pending"] == "0"
+    assert fields["Paused subscriptions"] == "none"
+
+
+async def test_alerts_test_posts_a_sample_to_the_channel(stack: Stack) -> None:
+    """`/alerts test` posts one sample alert in the subscription's channel."""
+    await stack.command("alerts", "add", type="Docking")
+    with session_scope(stack.engine) as session:
+        (sub,) = queries.guild_subscriptions(session=session, guild_id=stack.guild.id)
+    reply = await stack.command("alerts", "test", subscription=str(sub.id))
+    assert reply.ephemeral and "Sent a test alert" in (reply.content or "")
+    assert len(stack.messages()) == 1
+    assert "Test alert" in stack.messages()[0]["content"]
