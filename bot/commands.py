@@ -10,17 +10,15 @@ from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from bot.config import Config
-from bot.delivery import ConsoleSink
 from bot.ll2.client import LL2Client
 from bot.ll2.errors import LL2Error
 from bot.pipeline import (
-    Pipeline,
     UsageError,
+    console_pipeline,
     describe_wait,
     known_types,
     open_store,
     parse_kinds,
-    parse_leads,
     resolve_named_ids,
     run_scheduled,
 )
@@ -29,7 +27,6 @@ from bot.sync import Syncer, event_from_snapshot
 from bot.timeutil import utcnow
 from storage import queries
 from storage.db import StorageError, session_scope
-from storage.models import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -70,29 +67,14 @@ async def watch(config: Config, args: argparse.Namespace, *, out: TextIO | None 
                 pipeline_types = resolve_named_ids(args.types, named, "event type")
             except UsageError as exc:
                 return _fail(str(exc), EXIT_USAGE)
-        leads = parse_leads(None, config.alerts.reminders)
-        key = (
-            f"watch:types={','.join(map(str, pipeline_types))}"
-            f":kinds={','.join(kinds)}:leads={','.join(map(str, leads))}"
-        )
-        with session_scope(engine) as session:
-            sub = queries.implicit_subscription(
-                session=session,
-                implicit_key=key,
-                template=Subscription(
-                    type_ids=pipeline_types,
-                    kinds=kinds,
-                    reminder_leads=leads,
-                    created_at=utcnow(),
-                ),
-            )
-            sub_id = sub.id
-        pipeline = Pipeline(
+        pipeline = console_pipeline(
             config=config,
             engine=engine,
             client=client,
-            sink=ConsoleSink(fmt=args.format, stream=out),
-            serves=lambda s: s.id == sub_id,
+            type_ids=pipeline_types,
+            kinds=kinds,
+            fmt=args.format,
+            stream=out,
         )
         if args.once:
             report = await pipeline.cycle()

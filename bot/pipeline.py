@@ -8,13 +8,14 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
 from bot.alerts import ALL_KINDS
 from bot.config import Config
-from bot.delivery import DeliveryWorker, DrainReport, Sink
+from bot.delivery import ConsoleSink, DeliveryWorker, DrainReport, Sink
 from bot.ll2.client import LL2Client
 from bot.ll2.errors import LL2Error, LL2Throttled
 from bot.schedule import PollPlan, plan_next_poll
@@ -323,6 +324,46 @@ class Pipeline:
                 id="delivery",
                 **common,
             )
+
+
+def console_pipeline(
+    *,
+    config: Config,
+    engine: Engine,
+    client: LL2Client,
+    type_ids: Sequence[int] = (),
+    kinds: Sequence[str] = (),
+    fmt: str = "text",
+    stream: TextIO | None = None,
+    clock: Clock = utcnow,
+) -> Pipeline:
+    """Build the pipeline ``tminus watch`` runs: an implicit subscription and a console sink.
+
+    The subscription is keyed by its flags, so rerunning ``watch`` with the same flags picks
+    up the same outbox (and never prints an alert twice), while other flag sets get their own.
+    """
+    leads = parse_leads(None, config.alerts.reminders)
+    key = (
+        f"watch:types={','.join(map(str, sorted(type_ids)))}"
+        f":kinds={','.join(kinds)}:leads={','.join(map(str, leads))}"
+    )
+    with session_scope(engine) as session:
+        sub = queries.implicit_subscription(
+            session=session,
+            implicit_key=key,
+            template=Subscription(
+                type_ids=list(type_ids), kinds=list(kinds), reminder_leads=leads, created_at=clock()
+            ),
+        )
+        sub_id = sub.id
+    return Pipeline(
+        config=config,
+        engine=engine,
+        client=client,
+        sink=ConsoleSink(fmt=fmt, stream=stream),
+        serves=lambda s: s.id == sub_id,
+        clock=clock,
+    )
 
 
 async def run_scheduled(pipeline: Pipeline, stop: asyncio.Event) -> None:
