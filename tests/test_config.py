@@ -267,8 +267,8 @@ def test_guild_id_list_in_env_is_comma_separated() -> None:
 
 def test_numbers_in_env_are_converted() -> None:
     """Integer keys read from env text become ints."""
-    assert load_config(None, env={"TMINUS_LL2_REQUESTS_PER_HOUR": " 30 "}).ll2 \
-        .requests_per_hour == 30
+    config = load_config(None, env={"TMINUS_LL2_REQUESTS_PER_HOUR": " 30 "})
+    assert config.ll2.requests_per_hour == 30
 
 
 # --- one-line errors naming the key and the source ----------------------------------------

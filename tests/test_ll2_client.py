@@ -436,16 +436,16 @@ DATA_FILES = sorted(
 )
 
 
-def test_every_recorded_file_is_covered_by_a_parsing_test() -> None:
-    """A new recording cannot slip in without one of the tests below reading it."""
-    covered = set(EVENT_FILES) | set(PAGE_FILES) | set(THROTTLE_FILES) | {LAUNCH_LIST}
-    assert set(DATA_FILES) == covered
-
-
 EVENT_FILES = [n for n in DATA_FILES if n.startswith("event-") and n.endswith(".2.2.0.json")]
 PAGE_FILES = [n for n in DATA_FILES if n.startswith("events-") and n.endswith(".2.3.0.json")]
 THROTTLE_FILES = [n for n in DATA_FILES if n.startswith("api-throttle.")]
 LAUNCH_LIST = "launch-upcoming-list.2.2.0.json"
+
+
+def test_every_recorded_file_is_covered_by_a_parsing_test() -> None:
+    """A new recording cannot slip in without one of the tests below reading it."""
+    covered = set(EVENT_FILES) | set(PAGE_FILES) | set(THROTTLE_FILES) | {LAUNCH_LIST}
+    assert set(DATA_FILES) == covered
 
 
 @pytest.mark.parametrize("name", EVENT_FILES)
@@ -815,8 +815,7 @@ async def test_timeouts_every_time_raise_ll2_unavailable(
 
 
 async def test_connection_refused_is_retried_then_ll2_unavailable(
-    make_client: Callable[..., LL2Client], sleeps: SleepLog, clock: FakeClock,
-    http: httpx.AsyncClient,
+    sleeps: SleepLog, clock: FakeClock, http: httpx.AsyncClient
 ) -> None:
     """Nothing listening: retried like a 5xx, then LL2Unavailable."""
     with socket.socket() as sock:
