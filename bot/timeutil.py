@@ -54,8 +54,6 @@ def as_utc(value: datetime) -> datetime:
 
 def isoformat_z(value: datetime) -> str:
     """Format an aware datetime the way LL2 does: ``2025-11-27T12:46:33Z``."""
-    value = as_utc(value)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}"
-    return text + "Z"
+    value = as_utc(value).replace(tzinfo=None)
+    # isoformat, not strftime: glibc's %Y does not zero-pad years before 1000 ("1-01-01").
+    return value.isoformat(timespec="microseconds" if value.microsecond else "seconds") + "Z"
