@@ -12,15 +12,10 @@ from bot import service
 from bot.discord_app import TMinusBot
 from bot.discord_io import send_payload_response
 from bot.render import render_event_list, render_event_message
-from bot.service import Choice
 from bot.timeutil import utcnow
-from storage.models import AgencyRow, EventTypeRow, ProgramRow
+from cogs import _autocomplete as autocomplete
 
 log = logging.getLogger(__name__)
-
-
-def _choices(items: list[Choice]) -> list[app_commands.Choice[str]]:
-    return [app_commands.Choice(name=c.name, value=c.value) for c in items]
 
 
 class Lookups(commands.Cog):
@@ -31,32 +26,6 @@ class Lookups(commands.Cog):
     def __init__(self, bot: TMinusBot) -> None:
         self.bot = bot
 
-    # --- autocomplete -----------------------------------------------------------------------
-
-    async def type_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Offer event types matching what was typed."""
-        return _choices(service.name_choices(self.bot.engine, EventTypeRow, current))
-
-    async def agency_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Offer agencies matching what was typed."""
-        return _choices(service.name_choices(self.bot.engine, AgencyRow, current))
-
-    async def program_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Offer programs matching what was typed."""
-        return _choices(service.name_choices(self.bot.engine, ProgramRow, current))
-
-    async def event_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Offer events matching what was typed (upcoming first)."""
-        return _choices(service.event_choices(self.bot.engine, current, now=utcnow()))
-
     # --- commands ---------------------------------------------------------------------------
 
     @events.command(
@@ -66,6 +35,9 @@ class Lookups(commands.Cog):
         type="Event type (name or LL2 id), e.g. Docking",
         agency="Agency (name, abbreviation or LL2 id)",
         program="Program (name or LL2 id)",
+    )
+    @app_commands.autocomplete(
+        type=autocomplete.event_types, agency=autocomplete.agencies, program=autocomplete.programs
     )
     async def next_event(
         self,
@@ -92,6 +64,9 @@ class Lookups(commands.Cog):
         agency="Agency (name, abbreviation or LL2 id)",
         program="Program (name or LL2 id)",
         count="How many (1-25, default 10)",
+    )
+    @app_commands.autocomplete(
+        type=autocomplete.event_types, agency=autocomplete.agencies, program=autocomplete.programs
     )
     async def upcoming(
         self,
@@ -136,6 +111,7 @@ class Lookups(commands.Cog):
 
     @events.command(name="show", description="One event in full")
     @app_commands.describe(event="The event (pick from the list or type its name)")
+    @app_commands.autocomplete(event=autocomplete.events)
     async def show(self, interaction: discord.Interaction, event: str) -> None:
         """Show one event."""
         found = service.find_event(self.bot.engine, event, now=utcnow())
@@ -152,14 +128,6 @@ class Lookups(commands.Cog):
             await send_payload_response(interaction, render_event_message(found[0]))
             return
         await send_payload_response(interaction, render_event_list(found[:25], title="🔴 Live now"))
-
-    next_event.autocomplete("type")(type_autocomplete)
-    next_event.autocomplete("agency")(agency_autocomplete)
-    next_event.autocomplete("program")(program_autocomplete)
-    upcoming.autocomplete("type")(type_autocomplete)
-    upcoming.autocomplete("agency")(agency_autocomplete)
-    upcoming.autocomplete("program")(program_autocomplete)
-    show.autocomplete("event")(event_autocomplete)
 
 
 async def setup(bot: TMinusBot) -> None:

@@ -14,15 +14,11 @@ from bot.discord_io import classify, message_kwargs
 from bot.pipeline import UsageError
 from bot.render import render_alert
 from bot.timeutil import utcnow
-from storage.models import AgencyRow, EventTypeRow, ProgramRow
+from cogs import _autocomplete as autocomplete
 
 log = logging.getLogger(__name__)
 
 POSTABLE = (discord.TextChannel, discord.Thread)  # announcement channels are TextChannels
-
-
-def _choices(items: list[service.Choice]) -> list[app_commands.Choice[str]]:
-    return [app_commands.Choice(name=c.name, value=c.value) for c in items]
 
 
 def missing_permissions(
@@ -71,36 +67,6 @@ class Subscriptions(commands.Cog):
             )
         return True
 
-    # --- autocomplete -----------------------------------------------------------------------
-
-    async def type_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Offer event types matching what was typed."""
-        return _choices(service.name_choices(self.bot.engine, EventTypeRow, current))
-
-    async def agency_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Offer agencies matching what was typed."""
-        return _choices(service.name_choices(self.bot.engine, AgencyRow, current))
-
-    async def program_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Offer programs matching what was typed."""
-        return _choices(service.name_choices(self.bot.engine, ProgramRow, current))
-
-    async def subscription_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Offer this server's subscriptions (and only this server's)."""
-        if interaction.guild_id is None or not interaction.permissions.manage_channels:
-            return []
-        return _choices(
-            service.subscription_choices(self.bot.engine, interaction.guild_id, current)
-        )
-
     # --- commands ---------------------------------------------------------------------------
 
     @alerts.command(name="add", description="Send alerts about matching events to a channel")
@@ -112,6 +78,9 @@ class Subscriptions(commands.Cog):
         kinds="Comma list of update, webcast_live, rescheduled, new_event, reminder — or all",
         reminders="Reminder leads like 24h,1h,10m — or none",
         mention="A role to mention in each alert",
+    )
+    @app_commands.autocomplete(
+        type=autocomplete.event_types, agency=autocomplete.agencies, program=autocomplete.programs
     )
     async def add(
         self,
@@ -160,6 +129,7 @@ class Subscriptions(commands.Cog):
 
     @alerts.command(name="remove", description="Stop a subscription")
     @app_commands.describe(subscription="The subscription (see /alerts list)")
+    @app_commands.autocomplete(subscription=autocomplete.subscriptions)
     async def remove(self, interaction: discord.Interaction, subscription: str) -> None:
         """Remove one of this server's subscriptions."""
         assert interaction.guild_id is not None
@@ -188,6 +158,7 @@ class Subscriptions(commands.Cog):
 
     @alerts.command(name="test", description="Post a sample alert for a subscription")
     @app_commands.describe(subscription="The subscription (see /alerts list)")
+    @app_commands.autocomplete(subscription=autocomplete.subscriptions)
     async def test(self, interaction: discord.Interaction, subscription: str) -> None:
         """Post a sample alert to the subscription's channel."""
         assert interaction.guild_id is not None
@@ -208,12 +179,6 @@ class Subscriptions(commands.Cog):
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
-
-    add.autocomplete("type")(type_autocomplete)
-    add.autocomplete("agency")(agency_autocomplete)
-    add.autocomplete("program")(program_autocomplete)
-    remove.autocomplete("subscription")(subscription_autocomplete)
-    test.autocomplete("subscription")(subscription_autocomplete)
 
 
 async def setup(bot: TMinusBot) -> None:

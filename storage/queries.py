@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import case, delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -476,5 +476,11 @@ def search_names(*, session: Session, model: Any, text: str, limit: int = 25) ->
     conditions = [func.lower(model.name).like(pattern, escape="\\")]
     if hasattr(model, "abbrev"):
         conditions.append(func.lower(model.abbrev).like(pattern, escape="\\"))
-    query = select(model).where(or_(*conditions)).order_by(model.name).limit(limit)
+    prefix = func.lower(model.name).like(f"{_like_escape(text.lower().strip())}%", escape="\\")
+    query = (
+        select(model)
+        .where(or_(*conditions))
+        .order_by(case((prefix, 0), else_=1), model.name)  # "dock" → Docking before Undocking
+        .limit(limit)
+    )
     return list(session.exec(query).all())

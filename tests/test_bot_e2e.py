@@ -418,3 +418,29 @@ async def test_alerts_test_posts_a_sample_to_the_channel(stack: Stack) -> None:
     assert reply.ephemeral and "Sent a test alert" in (reply.content or "")
     assert len(stack.messages()) == 1
     assert "Test alert" in stack.messages()[0]["content"]
+
+
+async def test_type_and_subscription_options_autocomplete(stack: Stack) -> None:
+    """`type` offers matching event types; `subscription` offers only this guild's."""
+    await stack.command("alerts", "add", type="Docking")
+    types = await stack.discord.autocomplete(
+        stack.guild.id,
+        stack.channel_id,
+        stack.moderator.user.id,
+        "alerts",
+        {"type": "dock"},
+        focused="type",
+        subcommand="add",
+    )
+    assert [c["name"] for c in (await types.response()).choices or []] == ["Docking", "Undocking"]
+    subs = await stack.discord.autocomplete(
+        stack.guild.id,
+        stack.channel_id,
+        stack.moderator.user.id,
+        "alerts",
+        {"subscription": ""},
+        focused="subscription",
+        subcommand="remove",
+    )
+    choices = (await subs.response()).choices or []
+    assert len(choices) == 1 and "type: Docking" in choices[0]["name"]
