@@ -56,9 +56,10 @@ def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> 
         return 0
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(model).values(rows).on_conflict_do_nothing()
-    result = session.exec(statement)
-    return int(result.rowcount or 0)
+    keys = list(model.__table__.primary_key.columns)
+    # RETURNING counts what went in on every backend (rowcount is -1 on some drivers).
+    statement = module.insert(model).values(rows).on_conflict_do_nothing().returning(*keys)
+    return len(session.exec(statement).all())
 
 
 def _upsert(
