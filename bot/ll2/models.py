@@ -31,7 +31,11 @@ def _aware(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, str | datetime):
-        return parse_datetime(value)
+        try:
+            return parse_datetime(value)
+        except OverflowError:
+            # e.g. 0001-01-01T00:00:00+01:00: valid ISO-8601, but before datetime.min in UTC.
+            raise ValueError(f"timestamp out of range: {value!r}") from None
     raise ValueError(f"not a timestamp: {value!r}")
 
 
@@ -154,9 +158,10 @@ class Event(_Lenient):
         else:
             flat["image_url"] = data.get("feature_image") or data.get("image_url")
         flat["programs"] = data.get("program") or data.get("programs") or ()
+        info_urls = data.get("info_urls")
         flat["info_urls"] = tuple(
             u if isinstance(u, str) else u.get("url")
-            for u in data.get("info_urls") or ()
+            for u in (info_urls if isinstance(info_urls, list | tuple) else ())
             if isinstance(u, str) or (isinstance(u, dict) and isinstance(u.get("url"), str))
         )
         precision = data.get("date_precision")
