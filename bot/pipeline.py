@@ -260,6 +260,7 @@ class Pipeline:
             requests_per_hour=self.client.budget.limit,
             min_interval=self.config.ll2.min_interval,
             budget_available_at=self.client.budget.available_at(),
+            recent=self.client.budget.sent_times(),
         )
         return self.next_plan
 

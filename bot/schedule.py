@@ -3,25 +3,34 @@
 The strategy, in short (the README says the same):
 
 * **Idle**: poll every ``3600 / (requests_per_hour / 2)`` seconds (8 min on the free tier),
-  spending at most half the hourly budget, so the other half is saved for moments that
+  spending at most half the hourly budget, so the other half is there for moments that
   matter.
 * **Hot moments** are the times LL2 tells us something will happen: each webcast's
   ``start_time`` and each event's ``date``. From ``HOT_BEFORE`` ahead of such a moment to
-  ``HOT_AFTER`` after it, poll every ``max(min_interval, HOT_SPACING)``; the first poll of a
-  window lands exactly on the window's start, not whenever an idle timer fires.
+  ``HOT_AFTER`` after it, poll every ``HOT_SPACING`` (60 s, never below ``min_interval``);
+  the first poll of a window lands exactly on its opening, not whenever an idle timer fires.
+* **Reserve for what is coming**: the polls each hot window will need are planned ahead.
+  When two windows fall in one rolling hour and both cannot have 60 s polls, the later one
+  is thinned (90 s, 2 min, …) just enough to fit, and an idle poll that would leave a
+  planned hot poll without budget is skipped.
 * **Never over budget**: no poll before ``min_interval`` after the last one, nor before the
   rolling-hour budget (and any 429 wait) allows one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-HOT_BEFORE = timedelta(minutes=2)
-HOT_AFTER = timedelta(minutes=12)
+HOT_BEFORE = timedelta(minutes=1)
+HOT_AFTER = timedelta(minutes=6)
 HOT_SPACING = timedelta(seconds=60)
+# Wider spacings tried, in order, when a window's 60 s polls do not fit the hour's budget.
+THINNER_SPACINGS = tuple(timedelta(seconds=s) for s in (90, 120, 180, 240, 300, 450, 600))
+HOUR = timedelta(hours=1)
+
+Window = tuple[datetime, datetime]
 
 
 @dataclass(frozen=True)
@@ -38,16 +47,78 @@ def idle_interval(requests_per_hour: int, min_interval: timedelta) -> timedelta:
     return max(min_interval, timedelta(seconds=3600 / spend))
 
 
-def hot_windows(moments: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
+def hot_windows(moments: Iterable[datetime]) -> list[Window]:
     """Merge the windows around each hot moment into sorted, non-overlapping ones."""
     windows = sorted((m - HOT_BEFORE, m + HOT_AFTER) for m in moments)
-    merged: list[tuple[datetime, datetime]] = []
+    merged: list[Window] = []
     for start, end in windows:
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))
     return merged
+
+
+def _fits(times: Sequence[datetime], per_hour: int) -> bool:
+    """Return whether no rolling hour ``(t - 1h, t]`` holds more than ``per_hour`` of ``times``."""
+    ordered = sorted(times)
+    low = 0
+    for high, t in enumerate(ordered):
+        while ordered[low] <= t - HOUR:
+            low += 1
+        if high - low + 1 > per_hour:
+            return False
+    return True
+
+
+def _grid(start: datetime, end: datetime, spacing: timedelta) -> list[datetime]:
+    points = []
+    t = start
+    while t < end:
+        points.append(t)
+        t += spacing
+    return points
+
+
+def _first_hot_poll(
+    start: datetime, now: datetime, last_poll: datetime | None, spacing: timedelta
+) -> datetime:
+    """Return when a window's next hot poll falls: its opening, or a spacing after the last."""
+    if last_poll is not None and last_poll >= start:
+        return max(now, last_poll + spacing)
+    return max(start, now)
+
+
+def plan_hot_polls(
+    windows: Sequence[Window],
+    *,
+    now: datetime,
+    recent: Sequence[datetime],
+    per_hour: int,
+    min_interval: timedelta,
+    last_poll: datetime | None = None,
+) -> dict[Window, timedelta]:
+    """Choose each window's spacing: 60 s where the budget allows, thinner where it does not.
+
+    Windows are served in time order against the requests already sent (``recent``) and the
+    polls planned for earlier windows, so the first of two crowded windows keeps its minute.
+    """
+    planned: list[datetime] = [t for t in recent if t > now - HOUR]
+    spacings: dict[Window, timedelta] = {}
+    for start, end in windows:
+        if start > now + 2 * HOUR:
+            break  # far windows get planned when they come near
+        chosen = None
+        for spacing in (HOT_SPACING, *THINNER_SPACINGS):
+            spacing = max(spacing, min_interval)
+            points = _grid(_first_hot_poll(start, now, last_poll, spacing), end, spacing)
+            if _fits(planned + points, per_hour):
+                chosen = spacing
+                break
+        spacing = chosen or max(THINNER_SPACINGS[-1], min_interval)
+        spacings[(start, end)] = spacing
+        planned += _grid(_first_hot_poll(start, now, last_poll, spacing), end, spacing)
+    return spacings
 
 
 def plan_next_poll(
@@ -58,23 +129,68 @@ def plan_next_poll(
     requests_per_hour: int,
     min_interval: timedelta,
     budget_available_at: datetime,
+    recent: Sequence[datetime] = (),
 ) -> PollPlan:
-    """Return when to poll next given the hot moments and the budget."""
+    """Return when to poll next given the hot moments, the requests sent and the budget.
+
+    ``recent`` are the times of the requests sent in the last hour (the budget's own record);
+    without them the plan cannot reserve budget for windows to come and only the budget's
+    ``available_at`` keeps it honest.
+    """
     earliest = now if last_poll is None else max(now, last_poll + min_interval)
     windows = [w for w in hot_windows(moments) if w[1] > now]
-    idle = idle_interval(requests_per_hour, min_interval)
+    spacings = plan_hot_polls(
+        windows,
+        now=now,
+        recent=recent,
+        per_hour=requests_per_hour,
+        min_interval=min_interval,
+        last_poll=last_poll,
+    )
     base = now if last_poll is None else last_poll
 
     current = next((w for w in windows if w[0] <= now < w[1]), None)
+    upcoming = next((w for w in windows if w[0] > now), None)
     if current is not None:
-        at, reason = base + max(min_interval, HOT_SPACING), "hot window"
-    else:
-        at, reason = base + idle, "idle"
-        upcoming = next((w for w in windows if w[0] > now), None)
-        if upcoming is not None and upcoming[0] < at:
-            at, reason = upcoming[0], "hot window opens"
+        spacing = spacings.get(current, max(HOT_SPACING, min_interval))
+        at, reason = base + spacing, "hot window"
+        if spacing > HOT_SPACING and spacing > min_interval:
+            reason = f"hot window, thinned to {int(spacing.total_seconds())}s for the budget"
+        if at >= current[1]:
+            current = None  # the window closes before the next hot poll: plan as idle
+    if current is None:
+        at, reason = base + idle_interval(requests_per_hour, min_interval), "idle"
+        if upcoming is not None:
+            if upcoming[0] <= at:
+                at, reason = upcoming[0], "hot window opens"
+            elif not _idle_poll_affordable(
+                at, windows, spacings, recent, requests_per_hour, min_interval
+            ):
+                at, reason = upcoming[0], "hot window opens (saving budget for it)"
     if at < earliest:
         at = earliest
     if budget_available_at > at:
         at, reason = budget_available_at, f"{reason} (waiting for budget)"
     return PollPlan(at=at, reason=reason)
+
+
+def _idle_poll_affordable(
+    at: datetime,
+    windows: Sequence[Window],
+    spacings: dict[Window, timedelta],
+    recent: Sequence[datetime],
+    per_hour: int,
+    min_interval: timedelta,
+) -> bool:
+    """Return whether an idle poll at ``at`` leaves every planned hot window its spacing."""
+    if not spacings:
+        return True
+    with_idle = plan_hot_polls(
+        windows,
+        now=at,
+        recent=[*recent, at],
+        per_hour=per_hour,
+        min_interval=min_interval,
+        last_poll=at,
+    )
+    return all(with_idle.get(w, spacing) <= spacing for w, spacing in spacings.items())

@@ -44,6 +44,11 @@ class RequestBudget:
         self._prune(self._clock())
         return len(self._sent)
 
+    def sent_times(self) -> list[datetime]:
+        """Return when each request of the last hour was sent, oldest first."""
+        self._prune(self._clock())
+        return list(self._sent)
+
     def remaining(self) -> int:
         """Return how many requests may still be sent right now."""
         now = self._clock()
