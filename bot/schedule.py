@@ -10,9 +10,9 @@ The strategy, in short (the README says the same):
   ``HOT_AFTER`` after it, poll every ``HOT_SPACING`` (60 s, never below ``min_interval``);
   the first poll of a window lands exactly on its opening, not whenever an idle timer fires.
 * **Reserve for what is coming**: the polls each hot window will need are planned ahead.
-  When two windows fall in one rolling hour and both cannot have 60 s polls, the later one
-  is thinned (90 s, 2 min, …) just enough to fit, and an idle poll that would leave a
-  planned hot poll without budget is skipped.
+  Windows within an hour of each other share one spacing, the smallest (60 s, 90 s, 2 min,
+  …) at which all their polls fit the budget, and an idle poll that would leave a planned
+  hot poll without budget is skipped.
 * **Never over budget**: no poll before ``min_interval`` after the last one, nor before the
   rolling-hour budget (and any 429 wait) allows one.
 """
@@ -89,6 +89,17 @@ def _first_hot_poll(
     return max(start, now)
 
 
+def _clusters(windows: Sequence[Window]) -> list[list[Window]]:
+    """Group windows that compete for one rolling hour of budget."""
+    groups: list[list[Window]] = []
+    for window in windows:
+        if groups and window[0] - groups[-1][-1][1] < HOUR:
+            groups[-1].append(window)
+        else:
+            groups.append([window])
+    return groups
+
+
 def plan_hot_polls(
     windows: Sequence[Window],
     *,
@@ -100,24 +111,29 @@ def plan_hot_polls(
 ) -> dict[Window, timedelta]:
     """Choose each window's spacing: 60 s where the budget allows, thinner where it does not.
 
-    Windows are served in time order against the requests already sent (``recent``) and the
-    polls planned for earlier windows, so the first of two crowded windows keeps its minute.
+    Windows that share an hour share one spacing — the smallest at which all of their polls,
+    with the requests already sent (``recent``), fit the budget — so three webcasts in an
+    hour each get a poll every two minutes rather than two getting every minute and the
+    third nothing.
     """
     planned: list[datetime] = [t for t in recent if t > now - HOUR]
     spacings: dict[Window, timedelta] = {}
-    for start, end in windows:
-        if start > now + 2 * HOUR:
-            break  # far windows get planned when they come near
-        chosen = None
-        for spacing in (HOT_SPACING, *THINNER_SPACINGS):
-            spacing = max(spacing, min_interval)
-            points = _grid(_first_hot_poll(start, now, last_poll, spacing), end, spacing)
-            if _fits(planned + points, per_hour):
-                chosen = spacing
-                break
-        spacing = chosen or max(THINNER_SPACINGS[-1], min_interval)
-        spacings[(start, end)] = spacing
-        planned += _grid(_first_hot_poll(start, now, last_poll, spacing), end, spacing)
+    near = [w for w in windows if w[0] <= now + 2 * HOUR]  # far ones get planned later
+    for cluster in _clusters(near):
+
+        def polls(spacing: timedelta, cluster: list[Window] = cluster) -> list[datetime]:
+            return [
+                t
+                for start, end in cluster
+                for t in _grid(_first_hot_poll(start, now, last_poll, spacing), end, spacing)
+            ]
+
+        candidates = [max(s, min_interval) for s in (HOT_SPACING, *THINNER_SPACINGS)]
+        chosen = next((s for s in candidates if _fits(planned + polls(s), per_hour)), None)
+        spacing = chosen or candidates[-1]
+        for window in cluster:
+            spacings[window] = spacing
+        planned += polls(spacing)
     return spacings
 
 

@@ -236,3 +236,12 @@ def test_webcast_soon_after_another_hot_moment_is_still_polled_within_90_s(gap: 
     sent = simulate([docking, stream])
     assert busiest_hour(sent) <= FREE_TIER
     assert worst_flip_latency(sent, stream) <= SEEN_WITHIN
+
+
+def test_three_webcasts_in_one_hour_share_the_budget_fairly() -> None:
+    """Three streams 20 min apart: each flip is still polled within 90 s, none starved."""
+    streams = [T0 + 2 * HOUR + k * 20 * MINUTE for k in range(3)]
+    sent = simulate(streams)
+    assert busiest_hour(sent) <= FREE_TIER
+    for stream in streams:
+        assert worst_flip_latency(sent, stream) <= SEEN_WITHIN
