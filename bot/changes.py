@@ -13,7 +13,7 @@ from bot.alerts import (
     update_alert,
     webcast_live_alert,
 )
-from bot.ll2.models import Event
+from bot.ll2.models import DAY_PRECISIONS, FINE_PRECISIONS, Event
 
 DEFAULT_RESCHEDULE_THRESHOLD = timedelta(minutes=5)
 
@@ -59,9 +59,9 @@ def detect_changes(
 
 def lead_allowed(lead: timedelta, precision: str | None) -> bool:
     """Return whether a reminder ``lead`` makes sense for a date of this precision."""
-    if precision is None or precision in {"second", "minute", "hour"}:
+    if precision is None or precision in FINE_PRECISIONS:
         return True
-    if precision in {"day", "morning", "afternoon"}:
+    if precision in DAY_PRECISIONS:
         return lead >= timedelta(hours=24)
     return False
 

@@ -18,6 +18,7 @@ from bot.config import Config
 from bot.delivery import ConsoleSink, DeliveryWorker, DrainReport, Sink
 from bot.ll2.client import LL2Client
 from bot.ll2.errors import LL2Error, LL2Throttled
+from bot.ll2.models import FINE_PRECISIONS
 from bot.schedule import PollPlan, plan_next_poll
 from bot.sync import Syncer, SyncReport
 from bot.timeutil import Clock, format_duration, parse_duration, utcnow
@@ -248,7 +249,9 @@ class Pipeline:
                 for e in queries.events_between(
                     session=session, start=now - timedelta(minutes=15), end=horizon
                 )
+                # A "NET November" date is no moment: only dates good to the hour count.
                 if e.date is not None
+                and (e.date_precision is None or e.date_precision.lower() in FINE_PRECISIONS)
             ]
             moments += queries.video_start_times(
                 session=session, start=now - timedelta(minutes=15), end=horizon
