@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, update
+from sqlalchemy import case, delete, func, literal_column, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -219,17 +219,45 @@ def search_events(
 ) -> list[EventRow]:
     """Return events whose name contains ``query`` (case-insensitive), upcoming ones first."""
     pattern = f"%{_like_escape(query.lower().strip())}%"
-    statement = select(EventRow).where(col(EventRow.name_lower).like(pattern, escape="\\"))
+    matches = col(EventRow.name_lower).like(pattern, escape="\\")
     if upcoming_from is not None:
         past = col(EventRow.date) < upcoming_from
         # Upcoming soonest first, then past most recent first.
-        statement = statement.order_by(
+        order: tuple[Any, ...] = (
             func.coalesce(past, False),
             func.abs(func.coalesce(_epoch(session, EventRow.date, upcoming_from), 0)),
         )
     else:
-        statement = statement.order_by(col(EventRow.date).desc())
-    return list(session.exec(statement.limit(limit)).all())
+        order = (col(EventRow.date).desc(),)
+    if session.get_bind().dialect.name != "sqlite":
+        statement = select(EventRow).where(matches).order_by(*order).limit(limit)
+        return list(session.exec(statement).all())
+    # SQLite keeps each event's JSON inside its row (~5 KB), so scanning or sorting the table
+    # reads every matching row in full. Match on the narrow name index and rank on the date
+    # index (both cover rowid), then load only the rows that made the cut.
+    table = EventRow.__table__  # type: ignore[attr-defined]
+    names = table.alias("names")
+    matching: Any = (
+        select(literal_column("names.rowid"))
+        .select_from(names)
+        .where(names.c.name_lower.like(pattern, escape="\\"))
+    )
+    rowid: Any = literal_column("events.rowid")
+    # The unary + keeps SQLite from fetching each match by rowid (a table read per match):
+    # it scans the narrow date index instead, which covers both rowid and date.
+    ranked = (
+        select(rowid)
+        .select_from(table)
+        .where(literal_column("+events.rowid").in_(matching))
+        .order_by(*order)
+        .limit(limit)
+    )
+    rowids = [row[0] for row in session.execute(ranked).all()]
+    if not rowids:
+        return []
+    rows = session.exec(select(EventRow, rowid).where(rowid.in_(rowids))).all()
+    by_rowid = {found: event for event, found in rows}
+    return [by_rowid[r] for r in rowids if r in by_rowid]
 
 
 def _epoch(session: Session, column: Any, origin: datetime) -> Any:
