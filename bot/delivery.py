@@ -212,7 +212,7 @@ def plain_text(text: str) -> str:
 
     text = _TIMESTAMP.sub(stamp, text)
     text = _MENTION.sub(lambda m: f"@role:{m.group(1)}", text)
-    return re.sub(r"\(\s*\)", "", text).replace("\u200b", "").strip()
+    return re.sub(r"\s*\(\s*\)", "", text).replace("\u200b", "").strip()
 
 
 def payload_text(payload: dict[str, Any]) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.timeutil import parse_datetime
 
@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 # those only good enough for reminders a day or more ahead (DESIGN.md invariant 5).
 FINE_PRECISIONS = frozenset({"second", "minute", "hour"})
 DAY_PRECISIONS = frozenset({"day", "morning", "afternoon"})
+
+
+# Ids are stored in 64-bit columns: anything outside is malformed, not a crash at save time.
+LL2Id = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 class _Lenient(BaseModel):
@@ -42,14 +46,14 @@ def _aware(value: Any) -> datetime | None:
 class EventType(_Lenient):
     """An LL2 event type (``Docking``, ``EVA``, ``Press Event`` …)."""
 
-    id: int
+    id: LL2Id
     name: str
 
 
 class Agency(_Lenient):
     """An agency taking part in an event."""
 
-    id: int
+    id: LL2Id
     name: str
     abbrev: str | None = None
 
@@ -57,7 +61,7 @@ class Agency(_Lenient):
 class Program(_Lenient):
     """A program (e.g. ``International Space Station``) an event belongs to."""
 
-    id: int
+    id: LL2Id
     name: str
 
 
@@ -72,7 +76,7 @@ class DatePrecision(_Lenient):
 class EventUpdate(_Lenient):
     """One entry of an event's ``updates`` list."""
 
-    id: int
+    id: LL2Id
     comment: str | None = None
     info_url: str | None = None
     created_by: str | None = None
@@ -120,7 +124,7 @@ class VideoLink(_Lenient):
 class Event(_Lenient):
     """A spaceflight event as tminus understands it, whatever LL2 version it came from."""
 
-    id: int
+    id: LL2Id
     name: str
     slug: str | None = None
     url: str | None = None
