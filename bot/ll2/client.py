@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 
@@ -247,10 +247,17 @@ class LL2Client:
         data = await self._get_json(url, params)
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise LL2BadResponse(url, "expected an object with a results list")
-        parsed, rejected = parse_items(data["results"])
-        events = [event for event, _ in parsed]
         next_url = data.get("next")
         count = data.get("count")
+        expected = _expected_size(url, params, count, has_next=isinstance(next_url, str))
+        if expected is not None and len(data["results"]) < expected:
+            # A page cut short (a proxy, a truncated body re-wrapped) would silently drop
+            # events; the seed's watermark would then pass them (invariant 1).
+            raise LL2BadResponse(
+                url, f"page holds {len(data['results'])} results where {expected} were due"
+            )
+        parsed, rejected = parse_items(data["results"])
+        events = [event for event, _ in parsed]
         return EventPage(
             events=events,
             rejected=rejected,
@@ -384,6 +391,29 @@ class LL2Client:
         )
         self.last_throttle = status
         return status
+
+
+def _expected_size(
+    url: str, params: dict[str, str] | None, count: Any, *, has_next: bool
+) -> int | None:
+    """Return how many results a limit/offset page must hold, when that is known.
+
+    LL2 paginates like Django REST framework: ``results`` is ``[offset:offset+limit]`` of
+    ``count`` items and ``next`` is set exactly when more follow.
+    """
+    if not isinstance(count, int):
+        return None
+    query = dict(parse_qsl(urlsplit(url).query))
+    query.update(params or {})
+    try:
+        offset = max(0, int(query.get("offset") or 0))
+        limit = int(query["limit"]) if query.get("limit") else None
+    except ValueError:
+        return None
+    remaining = max(0, count - offset)
+    if limit is None:
+        return None if has_next else remaining
+    return min(limit, remaining)
 
 
 def _detail(response: httpx.Response) -> str:
