@@ -358,7 +358,9 @@ class Syncer:
         grace = self.settings.grace
         rows: list[dict[str, Any]] = []
         dropped: list[dict[str, Any]] = []
-        for row in queries.events_between(session=session, start=now, end=now + longest):
+        # A reminder due since the last tick can belong to an event that began in between
+        # (a late tick, a lead shorter than the gap): it must still be sent or dropped.
+        for row in queries.events_between(session=session, start=since, end=now + longest):
             event = event_from_snapshot(row.snapshot)
             leads = {timedelta(seconds=s) for sub in subs for s in sub.reminder_leads}
             for lead, due in reminder_due_times(event, leads):
