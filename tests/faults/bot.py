@@ -1,0 +1,231 @@
+"""Run the real bot against the loopback emulators: in this event loop, or as a subprocess.
+
+In-process runs use ``run_bot(config)`` (what `tminus run` runs); subprocess runs use
+``python -m bot run`` with only ``TMINUS_…`` environment variables, while both emulators
+keep answering from the test's own event loop.
+"""
+
+# Test helpers take timeout= so a test reads `await bot.wait(timeout=5)`.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+
+from bot.config import Config, Secret, load_config
+from bot.discord_app import run_bot
+from bot.ll2.emulator import LL2Emulator
+from bot.timeutil import utcnow
+from storage import queries
+from storage.db import make_engine, session_scope, upgrade
+from storage.models import DeliveryState, Subscription
+from tests.discord_emulator import DiscordEmulator, pointed_at
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def eventually(predicate: Callable[[], bool], within: float = 15.0) -> None:
+    """Wait until ``predicate()`` holds (the bot polls and delivers on its own schedule)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(0.02)
+
+
+def bot_config(
+    ll2: LL2Emulator,
+    discord: DiscordEmulator,
+    db_url: str,
+    *,
+    token: str | None = None,
+    api_key: str | None = None,
+    log_level: str = "INFO",
+) -> Config:
+    """Return the config `tminus run` gets: both emulators, a fast budget, a SQLite file."""
+    config = load_config(None, env={})
+    return replace(
+        config,
+        discord=replace(
+            config.discord,
+            token=Secret(token if token is not None else discord.token),
+            api_url=discord.api_base,
+            gateway_url=discord.gateway_url,
+        ),
+        ll2=replace(
+            config.ll2,
+            url=ll2.url("2.2.0"),
+            api_key=Secret(api_key) if api_key else None,
+            requests_per_hour=3600,  # polls every 2 s: a test need not wait minutes
+            min_interval=timedelta(seconds=1),
+        ),
+        storage=replace(config.storage, url=db_url),
+        log=replace(config.log, level=log_level),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_bot(config: Config, discord: DiscordEmulator) -> AsyncIterator[asyncio.Task[int]]:
+    """Run ``run_bot(config)`` as a task until the block ends (commands synced first)."""
+    with pointed_at(discord):  # restores discord.py's endpoints afterwards
+        synced_before = len(discord.requests_to("PUT", "/applications/{application_id}/commands"))
+        task = asyncio.create_task(run_bot(config))
+        try:
+            await eventually(
+                lambda: (
+                    task.done()
+                    or len(discord.requests_to("PUT", "/applications/{application_id}/commands"))
+                    > synced_before
+                )
+            )
+            if task.done():
+                raise AssertionError(f"tminus run exited early with {task.result()}")
+            await eventually(lambda: bool(discord.gateway.live_sessions()))
+            yield task
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def add_channel_subscriptions(
+    db_url: str,
+    guild_id: int,
+    channel_ids: list[int],
+    *,
+    kinds: list[str] | None = None,
+    type_ids: list[int] | None = None,
+    mention_role_ids: Mapping[int, int] | None = None,
+) -> dict[int, int]:
+    """Store one subscription per channel (migrating the store first); return channel → id."""
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine)
+        ids: dict[int, int] = {}
+        with session_scope(engine) as session:
+            for channel_id in channel_ids:
+                sub = queries.add_subscription(
+                    session=session,
+                    subscription=Subscription(
+                        guild_id=guild_id,
+                        channel_id=channel_id,
+                        type_ids=list(type_ids or []),
+                        kinds=list(kinds or []),
+                        reminder_leads=[],
+                        mention_role_id=(mention_role_ids or {}).get(channel_id),
+                        created_at=utcnow(),
+                    ),
+                )
+                assert sub.id is not None
+                ids[channel_id] = sub.id
+        return ids
+    finally:
+        engine.dispose()
+
+
+def delivery_states(db_url: str) -> dict[str, int]:
+    """Return how many deliveries the store holds in each state."""
+    engine = make_engine(db_url)
+    try:
+        with session_scope(engine) as session:
+            return {
+                state.value: queries.count_deliveries(session=session, state=state)
+                for state in DeliveryState
+            }
+    finally:
+        engine.dispose()
+
+
+# --- `tminus run` as a subprocess -------------------------------------------------------------
+
+
+def run_env(
+    *,
+    discord: DiscordEmulator,
+    ll2: LL2Emulator,
+    db_url: str,
+    home: Path,
+    token: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Return the environment of a `tminus run` pointed at both emulators (no config file)."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "PYTHONPATH": str(REPO),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "TMINUS_DISCORD_TOKEN": token if token is not None else discord.token,
+        "TMINUS_DISCORD_API_URL": discord.api_base,
+        "TMINUS_DISCORD_GATEWAY_URL": discord.gateway_url,
+        "TMINUS_LL2_URL": ll2.url("2.2.0"),
+        "TMINUS_LL2_REQUESTS_PER_HOUR": "3600",
+        "TMINUS_LL2_MIN_INTERVAL": "1s",
+        "TMINUS_STORAGE_URL": db_url,
+    }
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class BotProcess:
+    """One `python -m bot run` child; its stdout and stderr go to a log file."""
+
+    process: asyncio.subprocess.Process
+    log: Path
+
+    @classmethod
+    async def start(
+        cls, env: Mapping[str, str], *, cwd: Path, log: Path, args: tuple[str, ...] = ()
+    ) -> BotProcess:
+        """Start `python -m bot run` (plus ``args``) with exactly ``env``."""
+        with log.open("ab") as sink:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                *args,
+                cwd=cwd,
+                env=dict(env),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=sink,
+                stderr=sink,
+            )
+        return cls(process, log)
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status, or None while it runs."""
+        return self.process.returncode
+
+    def output(self) -> str:
+        """Return everything the child wrote so far."""
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def kill(self) -> None:
+        """Send SIGKILL: no handler, no cleanup, no flush."""
+        self.process.send_signal(signal.SIGKILL)
+
+    async def wait(self, timeout: float = 30) -> int:
+        """Wait for the child to exit; return its status."""
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+    async def stop(self, timeout: float = 15) -> int:
+        """Ask the child to stop (SIGTERM) and wait; SIGKILL it if it hangs."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return await self.wait(timeout)
+        except TimeoutError:
+            self.kill()
+            await self.process.wait()
+            raise AssertionError(f"tminus run ignored SIGTERM:\n{self.output()[-3000:]}") from None
