@@ -44,6 +44,17 @@ def missing_permissions(
     return missing
 
 
+def _fit_blocks(blocks: list[str], *, limit: int) -> str:
+    """Join whole blocks within ``limit`` characters, saying how many did not fit."""
+    for shown in range(len(blocks), 0, -1):
+        rest = len(blocks) - shown
+        tail = f"\n\n… and {rest} more" if rest else ""
+        text = "\n\n".join(blocks[:shown]) + tail
+        if len(text) <= limit:
+            return text
+    return blocks[0][: limit - 1] + "…"
+
+
 class Subscriptions(commands.Cog):
     """Let server managers choose which alerts go to which channel."""
 
@@ -148,10 +159,11 @@ class Subscriptions(commands.Cog):
         if not subs:
             text = "No subscriptions yet — add one with /alerts add."
         else:
+            # Paused ones first: their reasons are what a moderator must not miss, and a
+            # long list is cut at the end (Discord's 2000 characters), never mid-line.
+            subs = sorted(subs, key=lambda s: s.paused_reason is None)
             blocks = [service.describe_subscription(self.bot.engine, s) for s in subs]
-            text = "\n\n".join(blocks)
-            if len(text) > 1990:
-                text = text[:1985] + "\n…"
+            text = _fit_blocks(blocks, limit=2000)
         await interaction.response.send_message(
             text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )
