@@ -151,7 +151,10 @@ def _as_int(value: Any) -> int:
 
 def _as_duration(value: Any) -> timedelta:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        try:
+            return timedelta(seconds=value)
+        except (OverflowError, ValueError):  # inf, nan, 1e30
+            raise ValueError("must be a duration like 30s, 5m, 1h, 24h") from None
     if isinstance(value, str):
         try:
             return parse_duration(value)
@@ -276,6 +279,10 @@ def read_file(path: Path) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"config file is a directory: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file is not valid TOML: {exc} ({path})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file is not valid TOML: not UTF-8 text ({path})") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file: {exc.strerror or exc} ({path})") from None
     for section, values in data.items():
         if section not in SECTIONS:
             known = ", ".join(f"[{s}]" for s in SECTIONS)

@@ -25,7 +25,10 @@ def parse_duration(text: str) -> timedelta:
     if not match:
         raise ValueError(f"not a duration: {text!r} (write e.g. 30s, 5m, 1h, 24h)")
     amount, unit = match.groups()
-    return timedelta(seconds=float(amount) * _UNIT_SECONDS[unit])
+    try:
+        return timedelta(seconds=float(amount) * _UNIT_SECONDS[unit])
+    except OverflowError:
+        raise ValueError(f"duration out of range: {text!r}") from None
 
 
 def format_duration(delta: timedelta) -> str:
