@@ -97,6 +97,10 @@ class DeliveryWorker:
     async def drain(self, *, limit: int = 1000) -> DrainReport:
         """Send every due delivery (up to ``limit``); one failing channel stops no other."""
         report = DrainReport()
+        with session_scope(self.engine) as session:
+            next_due = queries.next_delivery_due(session=session)
+        if next_due is None or next_due > self.clock():
+            return report  # nothing due: skip loading every subscription
         subs = self._served_subscriptions()
         if not subs:
             return report

@@ -193,7 +193,8 @@ class Syncer:
                 records=[event_record(e, raw.get(e.id)) for e in latest.values()],
                 now=now,
             )
-            subs = queries.active_subscriptions(session=session)
+            # Most polls produce no alert; only pages that do need the subscriptions loaded.
+            subs = queries.active_subscriptions(session=session) if alerts else []
             enqueued = queries.enqueue_deliveries(
                 session=session, rows=delivery_rows(alerts, subs, now)
             )
