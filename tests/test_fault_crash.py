@@ -160,8 +160,8 @@ async def test_sigkill_during_a_200_channel_fan_out_then_restart_posts_each_chan
         states = delivery_states(fan_out.db_url)
         # Each alert was enqueued for every channel in one commit, before its first post.
         assert states["pending"] + states["sent"] == CHANNELS * (trial + 1), states
-        # Restart at once, with the next trial's alert already in LL2 so that the restart
-        # finishes this fan-out while it starts the next one. A crashpoint counts the sends
+        # Restart at once and publish the next trial's alert as it starts, so the restart
+        # finishes this fan-out while it begins the next one. A crashpoint counts the sends
         # of one process: the resends of what is pending come first or interleaved, so
         # dying after pending + n sends is dying after at least n posts of the new alert.
         nxt = trial + 1
