@@ -224,7 +224,7 @@ class Pipeline:
         """Run one full pass: align budget, sync, reminders, deliver."""
         await self.align_budget()
         report = await self.poll()
-        report.reminders = self.syncer.enqueue_reminders()
+        report.reminders = await asyncio.to_thread(self.syncer.enqueue_reminders)
         await self.deliver()
         if self.worker is not None:
             report.delivery = self._last_drain
@@ -243,23 +243,24 @@ class Pipeline:
         """Decide when the next poll should happen (invariant 8)."""
         now = self.clock()
         horizon = now + timedelta(hours=2)
+        since = now - timedelta(minutes=15)
         with session_scope(self.engine) as session:
-            moments = [
-                e.date
-                for e in queries.events_between(
-                    session=session, start=now - timedelta(minutes=15), end=horizon
-                )
+            streams = queries.video_start_times(session=session, start=since, end=horizon)
+            dated = [
+                (e.id, e.date)
+                for e in queries.events_between(session=session, start=since, end=horizon)
                 # A "NET November" date is no moment: only dates good to the hour count.
                 if e.date is not None
                 and (e.date_precision is None or e.date_precision.lower() in FINE_PRECISIONS)
             ]
-            moments += queries.video_start_times(
-                session=session, start=now - timedelta(minutes=15), end=horizon
-            )
+        streamed = {event_id for event_id, _ in streams}
+        moments = [t for _, t in streams] + [d for i, d in dated if i not in streamed]
+        brief = [d for i, d in dated if i in streamed]
         self.next_plan = plan_next_poll(
             now,
             last_poll=self.last_poll,
             moments=moments,
+            brief_moments=brief,
             requests_per_hour=self.client.budget.limit,
             min_interval=self.config.ll2.min_interval,
             budget_available_at=self.client.budget.available_at(),
@@ -296,7 +297,7 @@ class Pipeline:
 
     async def _reminder_job(self) -> None:
         try:
-            if self.syncer.enqueue_reminders():
+            if await asyncio.to_thread(self.syncer.enqueue_reminders):
                 await self.deliver()
         except Exception:
             log.exception("reminder tick failed; will run again")

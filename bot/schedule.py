@@ -9,6 +9,8 @@ The strategy, in short (the README says the same):
   ``start_time`` and each event's ``date``. From ``HOT_BEFORE`` ahead of such a moment to
   ``HOT_AFTER`` after it, poll every ``HOT_SPACING`` (60 s, never below ``min_interval``);
   the first poll of a window lands exactly on its opening, not whenever an idle timer fires.
+  An event whose webcast has its own start time gets only a brief window at its date
+  (``BRIEF_AFTER``): the stream's flip is watched at the stream's start.
 * **Reserve for what is coming**: the polls each hot window will need are planned ahead.
   Windows within an hour of each other share one spacing, the smallest (60 s, 90 s, 2 min,
   …) at which all their polls fit the budget, and an idle poll that would leave a planned
@@ -26,6 +28,7 @@ from datetime import datetime, timedelta
 HOT_BEFORE = timedelta(minutes=1)
 HOT_AFTER = timedelta(minutes=6)
 HOT_SPACING = timedelta(seconds=60)
+BRIEF_AFTER = timedelta(minutes=2)
 # Wider spacings tried, in order, when a window's 60 s polls do not fit the hour's budget.
 THINNER_SPACINGS = tuple(timedelta(seconds=s) for s in (90, 120, 180, 240, 300, 450, 600))
 HOUR = timedelta(hours=1)
@@ -47,9 +50,17 @@ def idle_interval(requests_per_hour: int, min_interval: timedelta) -> timedelta:
     return max(min_interval, timedelta(seconds=3600 / spend))
 
 
-def hot_windows(moments: Iterable[datetime]) -> list[Window]:
-    """Merge the windows around each hot moment into sorted, non-overlapping ones."""
-    windows = sorted((m - HOT_BEFORE, m + HOT_AFTER) for m in moments)
+def hot_windows(moments: Iterable[datetime], brief: Iterable[datetime] = ()) -> list[Window]:
+    """Merge the windows around each hot moment into sorted, non-overlapping ones.
+
+    ``brief`` moments (the date of an event whose webcast has its own start time) get a
+    shorter window: the stream's flip is watched at its start; the date itself only
+    brings updates ("docking confirmed") worth a few quick polls.
+    """
+    windows = sorted(
+        [(m - HOT_BEFORE, m + HOT_AFTER) for m in moments]
+        + [(m - HOT_BEFORE, m + BRIEF_AFTER) for m in brief]
+    )
     merged: list[Window] = []
     for start, end in windows:
         if merged and start <= merged[-1][1]:
@@ -142,6 +153,7 @@ def plan_next_poll(
     *,
     last_poll: datetime | None,
     moments: Iterable[datetime],
+    brief_moments: Iterable[datetime] = (),
     requests_per_hour: int,
     min_interval: timedelta,
     budget_available_at: datetime,
@@ -154,7 +166,7 @@ def plan_next_poll(
     ``available_at`` keeps it honest.
     """
     earliest = now if last_poll is None else max(now, last_poll + min_interval)
-    windows = [w for w in hot_windows(moments) if w[1] > now]
+    windows = [w for w in hot_windows(moments, brief_moments) if w[1] > now]
     spacings = plan_hot_polls(
         windows,
         now=now,

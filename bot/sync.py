@@ -6,6 +6,7 @@ Each page is one transaction: the events, their outbox rows and the watermark mo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -257,8 +258,14 @@ class Syncer:
         report.pages = len(pages)
         report.events = len(events)
         report.rejected = sum(len(p.rejected) for p in pages)
-        report.enqueued = self.apply_events(
-            events, raw, seeding=True, watermark=newest, mark_seeded=True, report=report
+        report.enqueued = await asyncio.to_thread(
+            self.apply_events,
+            events,
+            raw,
+            seeding=True,
+            watermark=newest,
+            mark_seeded=True,
+            report=report,
         )
         log.info("seeded the store with %d upcoming events", len(events))
         return report
@@ -286,8 +293,13 @@ class Syncer:
             report.events += len(page.events)
             report.rejected += len(page.rejected)
             newest = max((e.last_updated for e in page.events), default=None)
-            report.enqueued += self.apply_events(
-                page.events, page.raw, seeding=False, watermark=newest, report=report
+            report.enqueued += await asyncio.to_thread(
+                self.apply_events,
+                page.events,
+                page.raw,
+                seeding=False,
+                watermark=newest,
+                report=report,
             )
             if page.size < self.page_size or newest is None:
                 break
@@ -306,8 +318,8 @@ class Syncer:
         async for page in self.client.upcoming_pages(EventFilters(limit=self.page_size)):
             report.pages += 1
             report.events += len(page.events)
-            report.enqueued += self.apply_events(
-                page.events, page.raw, seeding=False, report=report
+            report.enqueued += await asyncio.to_thread(
+                self.apply_events, page.events, page.raw, seeding=False, report=report
             )
         with session_scope(self.engine) as session:
             state = queries.sync_state(session=session)

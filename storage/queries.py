@@ -276,12 +276,14 @@ def event_updates(*, session: Session, event_id: int) -> list[EventUpdateRow]:
     return list(session.exec(query).all())
 
 
-def video_start_times(*, session: Session, start: datetime, end: datetime) -> list[datetime]:
-    """Return webcast start times in ``[start, end]`` (when polls matter most)."""
-    query = select(VideoLinkRow.start_time).where(
+def video_start_times(
+    *, session: Session, start: datetime, end: datetime
+) -> list[tuple[int, datetime]]:
+    """Return ``(event id, webcast start)`` for streams starting in ``[start, end]``."""
+    query = select(VideoLinkRow.event_id, VideoLinkRow.start_time).where(
         col(VideoLinkRow.start_time) >= start, col(VideoLinkRow.start_time) <= end
     )
-    return [t for t in session.exec(query).all() if t is not None]
+    return [(event_id, t) for event_id, t in session.exec(query).all() if t is not None]
 
 
 def event_types(*, session: Session) -> list[EventTypeRow]:

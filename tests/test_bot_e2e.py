@@ -366,8 +366,13 @@ async def test_server_errors_are_retried_until_the_alert_lands(stack: Stack) -> 
     stack.discord.fail_next("POST /channels/{channel_id}/messages", 503, times=2)
     stack.ll2.set_webcast_live(DOCKING, True)
     await eventually(lambda: len(stack.messages()) == 1, within=30)
-    with session_scope(stack.engine) as session:
-        assert queries.count_deliveries(session=session, state=DeliveryState.SENT) == 1
+
+    def sent() -> int:
+        with session_scope(stack.engine) as session:
+            return queries.count_deliveries(session=session, state=DeliveryState.SENT)
+
+    await eventually(lambda: sent() == 1)  # recorded just after Discord accepted it
+    assert len(stack.messages()) == 1
 
 
 async def test_leaving_a_guild_removes_its_subscriptions(stack: Stack) -> None:
