@@ -242,12 +242,21 @@ SECRET_KEYS = frozenset({("discord", "token"), ("ll2", "api_key")})
 # Checks of values that have the right type but make no sense.
 _CHECKS: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ("ll2", "requests_per_hour"): (lambda v: v > 0, "must be > 0"),
-    ("ll2", "min_interval"): (lambda v: v > timedelta(0), "must be > 0s"),
-    ("alerts", "grace"): (lambda v: v >= timedelta(0), "must not be negative"),
-    ("alerts", "reschedule_threshold"): (lambda v: v >= timedelta(0), "must not be negative"),
+    ("ll2", "min_interval"): (
+        lambda v: timedelta(0) < v <= timedelta(hours=1),
+        "must be between 1s and 1h",
+    ),
+    ("alerts", "grace"): (
+        lambda v: timedelta(0) <= v <= timedelta(days=1),
+        "must be between 0s and 24h",
+    ),
+    ("alerts", "reschedule_threshold"): (
+        lambda v: timedelta(0) <= v <= timedelta(days=7),
+        "must be between 0s and 7d",
+    ),
     ("alerts", "reminders"): (
-        lambda v: all(lead > timedelta(0) for lead in v),
-        "must be positive durations like 24h, 1h, 10m",
+        lambda v: all(timedelta(0) < lead <= timedelta(days=14) for lead in v),
+        "must be durations between 1s and 14d, like 24h, 1h, 10m",
     ),
 }
 

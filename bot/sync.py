@@ -249,12 +249,18 @@ class Syncer:
     async def seed(self) -> SyncReport:
         """Fill an empty store from LL2's upcoming list, quietly (invariant 4)."""
         report = SyncReport(seeded=True)
+        # LL2's newest change before the seed starts is where incremental polls take over:
+        # anything edited while the upcoming pages are read comes after it. (The newest
+        # change *seen* would not do: an event edited behind the pages already read could
+        # be older than one edited on a later page.)
+        latest = await self.client.events_page(EventFilters(ordering="-last_updated", limit=1))
+        start_mark = latest.events[0].last_updated if latest.events else None
         pages = []
         async for page in self.client.upcoming_pages(EventFilters(limit=self.page_size)):
             pages.append(page)
         events = [e for p in pages for e in p.events]
         raw = {k: v for p in pages for k, v in p.raw.items()}
-        newest = max((e.last_updated for e in events), default=self.clock() - self.overlap)
+        newest = start_mark or self.clock() - self.overlap
         report.pages = len(pages)
         report.events = len(events)
         report.rejected = sum(len(p.rejected) for p in pages)
