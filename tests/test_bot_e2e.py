@@ -99,7 +99,8 @@ class Stack:
         return [
             m
             for m in self.discord.messages(channel_id or self.channel_id)
-            if m.get("interaction_metadata") is None and m.get("interaction") is None
+            if m.get("interaction_metadata") is None
+            and m.get("interaction") is None
             and m.get("webhook_id") is None
         ]
 
@@ -278,9 +279,7 @@ async def test_forbidden_channel_pauses_the_subscription_with_a_reason(stack: St
 async def test_rate_limits_are_waited_out_and_the_message_arrives_once(stack: Stack) -> None:
     """429s on the channel route are retried by discord.py; exactly one message lands."""
     await stack.command("alerts", "add", type="Docking")
-    stack.discord.rate_limit_next(
-        "POST /channels/{channel_id}/messages", times=3, retry_after=0.2
-    )
+    stack.discord.rate_limit_next("POST /channels/{channel_id}/messages", times=3, retry_after=0.2)
     stack.ll2.set_webcast_live(DOCKING, True)
     await eventually(lambda: len(stack.messages()) == 1)
     await asyncio.sleep(1)
@@ -289,9 +288,7 @@ async def test_rate_limits_are_waited_out_and_the_message_arrives_once(stack: St
 
 async def test_lookups_answer_from_the_store_without_asking_ll2(stack: Stack) -> None:
     """`/events show`, `next type:Docking`, `search query:Soyuz` and autocomplete use no LL2."""
-    before = len(
-        [r for r in stack.ll2.requests if "api-throttle" not in r.path]
-    )
+    before = len([r for r in stack.ll2.requests if "api-throttle" not in r.path])
     # The bot keeps polling on its own; lookups must not add requests of their own, so
     # compare against what the poll schedule alone explains: no /event/{id}/ or search.
     show = await stack.command("events", "show", event=str(DOCKING))

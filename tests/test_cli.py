@@ -100,8 +100,9 @@ HELP_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("argv", "says", "mentions"), HELP_CASES,
-                         ids=[" ".join(c[0]) for c in HELP_CASES])
+@pytest.mark.parametrize(
+    ("argv", "says", "mentions"), HELP_CASES, ids=[" ".join(c[0]) for c in HELP_CASES]
+)
 def test_each_subcommand_help_describes_what_it_does(
     capsys: pytest.CaptureFixture[str], argv: list[str], says: str, mentions: str
 ) -> None:
@@ -145,9 +146,7 @@ def test_no_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> N
     ],
     ids=["before", "between", "after", "mixed", "after-watch"],
 )
-def test_global_flags_work_before_and_after_the_subcommand(
-    tmp_path: Path, argv: list[str]
-) -> None:
+def test_global_flags_work_before_and_after_the_subcommand(tmp_path: Path, argv: list[str]) -> None:
     """--db, --ll2-url and --log-level set the same settings wherever they appear."""
     db = f"sqlite:///{tmp_path / 'flags.db'}"
     ll2 = "http://127.0.0.1:9/2.3.0"
@@ -163,8 +162,11 @@ def test_config_flag_works_before_and_after_the_subcommand(tmp_path: Path, where
     """--config PATH is read wherever it appears."""
     path = tmp_path / "custom.toml"
     path.write_text("[ll2]\nrequests_per_hour = 4\n", encoding="utf-8")
-    argv = ["--config", str(path), "db", "upgrade"] if where == "before" else \
-        ["db", "upgrade", "--config", str(path)]
+    argv = (
+        ["--config", str(path), "db", "upgrade"]
+        if where == "before"
+        else ["db", "upgrade", "--config", str(path)]
+    )
     config = load(build_parser().parse_args(argv))
     assert config.ll2.requests_per_hour == 4
     assert config.source == str(path)
@@ -199,8 +201,10 @@ def test_bad_flag_value_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[ll2]\nrequests_per_hour = \n",
-         "config file is not valid TOML: Invalid value (at line 2, column 21) ({path})"),
+        (
+            "[ll2]\nrequests_per_hour = \n",
+            "config file is not valid TOML: Invalid value (at line 2, column 21) ({path})",
+        ),
         ("[ll2]\nrequest_per_hour = 5\n", "unknown key ll2.request_per_hour ({path})"),
         ("[ll2]\nrequests_per_hour = 0\n", "ll2.requests_per_hour must be > 0, got 0 ({path})"),
     ],
@@ -253,7 +257,10 @@ def fetch(url: str) -> tuple[int, str]:
     if curl:
         done = subprocess.run(  # noqa: S603  (curl, a fixed loopback URL)
             [curl, "-sS", "-w", "\n%{http_code}", url],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         )
         body, _, status = done.stdout.rpartition("\n")
         return int(status), body
@@ -266,7 +273,10 @@ def test_emulator_serves_the_2_2_0_event_endpoint_to_a_real_client(tmp_path: Pat
     port = free_port()
     process = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
         [sys.executable, "-m", "bot", "emulator", "--port", str(port)],
-        cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
@@ -279,8 +289,9 @@ def test_emulator_serves_the_2_2_0_event_endpoint_to_a_real_client(tmp_path: Pat
     page = json.loads(body)
     assert page["count"] == len(page["results"]) > 0
     assert {item["type"]["id"] for item in page["results"]} == {2}
-    assert all(item["url"].startswith(f"http://127.0.0.1:{port}/2.2.0/event/")
-               for item in page["results"])
+    assert all(
+        item["url"].startswith(f"http://127.0.0.1:{port}/2.2.0/event/") for item in page["results"]
+    )
     assert out.startswith(f"LL2 emulator on http://127.0.0.1:{port}/2.2.0")
     assert process.returncode == 0, err  # SIGTERM is a clean stop
     assert "Traceback" not in err
@@ -309,9 +320,7 @@ def test_db_upgrade_creates_the_schema_then_says_it_is_current(
     tables = tables_of(path)
     assert tables == set(SQLModel.metadata.tables) | {"alembic_version"}
     with sqlite3.connect(path) as connection:
-        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
-            (head,)
-        ]
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]
 
     assert main(["--db", url, "db", "upgrade"]) == 0
     assert capsys.readouterr().out.strip() == f"database already at schema {head}"

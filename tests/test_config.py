@@ -85,8 +85,12 @@ LAYERS: dict[tuple[str, str], tuple[Any, str, Any, Any]] = {
     ("ll2", "requests_per_hour"): (100, "200", 100, 200),
     ("ll2", "min_interval"): ("45s", "2m", timedelta(seconds=45), timedelta(minutes=2)),
     ("ll2", "user_agent"): ("file-agent", "env-agent", "file-agent", "env-agent"),
-    ("storage", "url"): ("sqlite:///file.db", "sqlite:///env.db", "sqlite:///file.db",
-                         "sqlite:///env.db"),
+    ("storage", "url"): (
+        "sqlite:///file.db",
+        "sqlite:///env.db",
+        "sqlite:///file.db",
+        "sqlite:///env.db",
+    ),
     ("alerts", "reminders"): (
         ["2h"],
         "48h,30m",
@@ -147,8 +151,11 @@ def test_defaults_apply_without_file_env_or_flags() -> None:
     assert config.ll2.requests_per_hour == 15
     assert config.ll2.min_interval == timedelta(seconds=30)
     assert config.storage.url == "sqlite:///tminus.db"
-    assert config.alerts.reminders == (timedelta(hours=24), timedelta(hours=1),
-                                       timedelta(minutes=10))
+    assert config.alerts.reminders == (
+        timedelta(hours=24),
+        timedelta(hours=1),
+        timedelta(minutes=10),
+    )
     assert config.alerts.grace == timedelta(minutes=5)
     assert config.log.level == "INFO"
     assert config.discord.token is None
@@ -173,8 +180,9 @@ def test_env_beats_file(tmp_path: Path, section: str, key: str) -> None:
     assert value_of(config, section, key) == from_env
 
 
-@pytest.mark.parametrize(("section", "key"), sorted(CLI_FLAGS),
-                         ids=[CLI_FLAGS[k] for k in sorted(CLI_FLAGS)])
+@pytest.mark.parametrize(
+    ("section", "key"), sorted(CLI_FLAGS), ids=[CLI_FLAGS[k] for k in sorted(CLI_FLAGS)]
+)
 def test_flag_beats_env_beats_file(tmp_path: Path, section: str, key: str) -> None:
     """A command-line flag wins over env and file; env still wins over file without it."""
     file_value, env_value, _, from_env = LAYERS[(section, key)]
@@ -189,8 +197,9 @@ def test_flag_beats_env_beats_file(tmp_path: Path, section: str, key: str) -> No
 
 def test_layers_merge_key_by_key_not_section_by_section(tmp_path: Path) -> None:
     """Env setting one [ll2] key keeps the file's other [ll2] keys and defaults for the rest."""
-    path = write(tmp_path, '[ll2]\nurl = "https://lldev.thespacedevs.com/2.3.0"\n'
-                           "requests_per_hour = 100\n")
+    path = write(
+        tmp_path, '[ll2]\nurl = "https://lldev.thespacedevs.com/2.3.0"\nrequests_per_hour = 100\n'
+    )
     config = load_config(
         path,
         env={"TMINUS_LL2_REQUESTS_PER_HOUR": "50"},
@@ -214,11 +223,14 @@ def test_env_names_are_tminus_section_key() -> None:
 
 def test_unrelated_and_lowercase_env_vars_are_ignored() -> None:
     """Only exact TMINUS_<SECTION>_<KEY> names count; lookalikes change nothing."""
-    config = load_config(None, env={
-        "tminus_ll2_requests_per_hour": "99",
-        "LL2_REQUESTS_PER_HOUR": "98",
-        "TMINUS_LL2": "97",
-    })
+    config = load_config(
+        None,
+        env={
+            "tminus_ll2_requests_per_hour": "99",
+            "LL2_REQUESTS_PER_HOUR": "98",
+            "TMINUS_LL2": "97",
+        },
+    )
     assert config.ll2.requests_per_hour == 15
 
 
@@ -235,11 +247,14 @@ def test_config_toml_in_the_current_directory_is_read_by_default(tmp_path: Path)
 
 def test_durations_in_env_accept_seconds_minutes_hours() -> None:
     """Durations are written 30s, 5m, 1h, 24h in env vars too."""
-    config = load_config(None, env={
-        "TMINUS_LL2_MIN_INTERVAL": "30s",
-        "TMINUS_ALERTS_GRACE": "5m",
-        "TMINUS_ALERTS_RESCHEDULE_THRESHOLD": "1h",
-    })
+    config = load_config(
+        None,
+        env={
+            "TMINUS_LL2_MIN_INTERVAL": "30s",
+            "TMINUS_ALERTS_GRACE": "5m",
+            "TMINUS_ALERTS_RESCHEDULE_THRESHOLD": "1h",
+        },
+    )
     assert config.ll2.min_interval == timedelta(seconds=30)
     assert config.alerts.grace == timedelta(minutes=5)
     assert config.alerts.reschedule_threshold == timedelta(hours=1)
@@ -250,8 +265,11 @@ def test_reminder_list_in_env_is_comma_separated() -> None:
     config = load_config(None, env={"TMINUS_ALERTS_REMINDERS": "24h,1h"})
     assert config.alerts.reminders == (timedelta(hours=24), timedelta(hours=1))
     spaced = load_config(None, env={"TMINUS_ALERTS_REMINDERS": " 10m , 24h,1h,1h "})
-    assert spaced.alerts.reminders == (timedelta(hours=24), timedelta(hours=1),
-                                       timedelta(minutes=10))
+    assert spaced.alerts.reminders == (
+        timedelta(hours=24),
+        timedelta(hours=1),
+        timedelta(minutes=10),
+    )
 
 
 def test_reminders_none_in_env_means_no_default_reminders() -> None:
@@ -298,8 +316,7 @@ def test_unknown_section_names_it_and_the_known_ones(tmp_path: Path) -> None:
     """A misspelt section lists the sections that exist."""
     path = write(tmp_path, '[logging]\nlevel = "INFO"\n')
     assert error_of(path) == (
-        "unknown section [logging] (known: [discord], [ll2], [storage], [alerts], [log]) "
-        f"({path})"
+        f"unknown section [logging] (known: [discord], [ll2], [storage], [alerts], [log]) ({path})"
     )
 
 
@@ -336,8 +353,13 @@ def test_zero_min_interval_is_impossible(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["ll.thespacedevs.com/2.2.0", "ftp://ll.thespacedevs.com/2.2.0", "https://",
-            "ws://ll.thespacedevs.com/2.2.0"]
+    "url",
+    [
+        "ll.thespacedevs.com/2.2.0",
+        "ftp://ll.thespacedevs.com/2.2.0",
+        "https://",
+        "ws://ll.thespacedevs.com/2.2.0",
+    ],
 )
 def test_bad_ll2_url_names_key_value_and_file(tmp_path: Path, url: str) -> None:
     """ll2.url must be an http(s) URL with a host."""
@@ -437,9 +459,15 @@ def test_secrets_never_appear_in_repr_or_str() -> None:
     config = load_config(None, env={"TMINUS_DISCORD_TOKEN": TOKEN, "TMINUS_LL2_API_KEY": API_KEY})
     assert config.discord.token is not None and config.discord.token.get() == TOKEN
     assert config.ll2.api_key is not None and config.ll2.api_key.get() == API_KEY
-    for shown in (repr(config), str(config), repr(config.discord), str(config.ll2),
-                  repr(config.discord.token), str(config.ll2.api_key),
-                  f"{config.discord.token}"):
+    for shown in (
+        repr(config),
+        str(config),
+        repr(config.discord),
+        str(config.ll2),
+        repr(config.discord.token),
+        str(config.ll2.api_key),
+        f"{config.discord.token}",
+    ):
         assert TOKEN not in shown
         assert API_KEY not in shown
     assert "Secret('********')" in repr(config.discord)
@@ -455,8 +483,7 @@ def test_wrong_typed_secret_is_not_echoed_in_the_error(
     tmp_path: Path, section: str, key: str
 ) -> None:
     """A token given as a number or list is refused without showing its value."""
-    for raw, secret_text in (("12345678987654321", "12345678987654321"),
-                             (f'["{TOKEN}"]', TOKEN)):
+    for raw, secret_text in (("12345678987654321", "12345678987654321"), (f'["{TOKEN}"]', TOKEN)):
         path = write(tmp_path, f"[{section}]\n{key} = {raw}\n")
         message = error_of(path)
         assert message == f"{section}.{key} must be a string ({path})"
@@ -473,8 +500,10 @@ def test_secret_in_a_broken_toml_file_is_not_echoed(tmp_path: Path) -> None:
 
 def test_secret_in_the_file_is_not_echoed_when_another_key_is_wrong(tmp_path: Path) -> None:
     """The error about another key does not carry the token along."""
-    path = write(tmp_path, f'[discord]\ntoken = "{TOKEN}"\n[ll2]\napi_key = "{API_KEY}"\n'
-                           "requests_per_hour = 0\n")
+    path = write(
+        tmp_path,
+        f'[discord]\ntoken = "{TOKEN}"\n[ll2]\napi_key = "{API_KEY}"\nrequests_per_hour = 0\n',
+    )
     message = error_of(path)
     assert message == f"ll2.requests_per_hour must be > 0, got 0 ({path})"
 

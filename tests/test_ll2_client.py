@@ -73,8 +73,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def emu(clock: FakeClock) -> AsyncIterator[LL2Emulator]:
     """An emulator without an hourly limit, serving 260 synthetic events."""
-    async with LL2Emulator(copy.deepcopy(SYNTHETIC), clock=clock,
-                           requests_per_hour=None) as emulator:
+    async with LL2Emulator(
+        copy.deepcopy(SYNTHETIC), clock=clock, requests_per_hour=None
+    ) as emulator:
         yield emulator
 
 
@@ -183,15 +184,18 @@ FILTER_CASES: list[tuple[str, EventFilters, dict[str, str], Callable[[dict[str, 
         "combined",
         EventFilters(type_ids=(2,), agency_ids=(63,), date_gte=NOW),
         {"type__ids": "2", "agency__ids": "63", "date__gte": "2026-01-15T12:00:00Z"},
-        lambda e: e["type"]["id"] == 2
-        and 63 in {a["id"] for a in e["agencies"]}
-        and when(e["date"]) >= NOW,
+        lambda e: (
+            e["type"]["id"] == 2
+            and 63 in {a["id"] for a in e["agencies"]}
+            and when(e["date"]) >= NOW
+        ),
     ),
 ]
 
 
-@pytest.mark.parametrize(("filters", "params", "keep"), [c[1:] for c in FILTER_CASES],
-                         ids=[c[0] for c in FILTER_CASES])
+@pytest.mark.parametrize(
+    ("filters", "params", "keep"), [c[1:] for c in FILTER_CASES], ids=[c[0] for c in FILTER_CASES]
+)
 async def test_each_filter_reaches_ll2_and_narrows_the_results(
     emu: LL2Emulator,
     make_client: Callable[..., LL2Client],
@@ -300,8 +304,9 @@ async def test_changed_since_includes_the_watermarks_own_second(
     """`since` is inclusive: the event stamped at the watermark comes back again."""
     client = make_client(emu)
     since = LU[150]
-    seen = [e.id async for page in client.events_changed_since(since, page_size=40)
-            for e in page.events]
+    seen = [
+        e.id async for page in client.events_changed_since(since, page_size=40) for e in page.events
+    ]
     expected = {e["id"] for e in SYNTHETIC if when(e["last_updated"]) >= since}
     assert len(seen) == len(set(seen)) == len(expected) == 110
     assert set(seen) == expected
@@ -313,8 +318,13 @@ async def test_changed_since_keeps_the_callers_filters(
 ) -> None:
     """Type filters given to events_changed_since() are sent on every page."""
     client = make_client(emu)
-    seen = [e async for page in client.events_changed_since(
-        LU[0], filters=EventFilters(type_ids=(20,)), page_size=10) for e in page.events]
+    seen = [
+        e
+        async for page in client.events_changed_since(
+            LU[0], filters=EventFilters(type_ids=(20,)), page_size=10
+        )
+        for e in page.events
+    ]
     assert {e.type.id for e in seen if e.type} == {20}
     assert len(seen) == sum(e["type"]["id"] == 20 for e in SYNTHETIC)
     assert all(r.query["type__ids"] == "20" for r in emu.requests)
@@ -340,10 +350,28 @@ async def test_upcoming_and_previous_split_on_the_clock(
 @pytest.mark.parametrize(
     ("version", "paths"),
     [
-        ("2.2.0", ["/event/", "/event/upcoming/", "/event/previous/", "/event/10001/",
-                   "/config/eventtype/", "/api-throttle/"]),
-        ("2.3.0", ["/events/", "/events/upcoming/", "/events/previous/", "/events/10001/",
-                   "/config/event_types/", "/api-throttle/"]),
+        (
+            "2.2.0",
+            [
+                "/event/",
+                "/event/upcoming/",
+                "/event/previous/",
+                "/event/10001/",
+                "/config/eventtype/",
+                "/api-throttle/",
+            ],
+        ),
+        (
+            "2.3.0",
+            [
+                "/events/",
+                "/events/upcoming/",
+                "/events/previous/",
+                "/events/10001/",
+                "/config/event_types/",
+                "/api-throttle/",
+            ],
+        ),
     ],
 )
 async def test_paths_are_singular_on_2_2_0_and_plural_on_2_3_0(
@@ -395,8 +423,9 @@ async def test_both_versions_parse_to_the_same_events(
         since = datetime(2000, 1, 1, tzinfo=UTC)
         by_version: dict[str, dict[int, Event]] = {}
         for client in (old, new):
-            found = {e.id: e async for page in client.events_changed_since(since)
-                     for e in page.events}
+            found = {
+                e.id: e async for page in client.events_changed_since(since) for e in page.events
+            }
             by_version[client.version] = found
         assert by_version["2.2.0"].keys() == by_version["2.3.0"].keys()
         assert len(by_version["2.2.0"]) == len(emulator.events)
@@ -409,8 +438,7 @@ async def test_both_versions_parse_to_the_same_events(
         assert with_agencies, "2.3.0 pages must carry agencies (lookups filter on them)"
         pages_23 = [r for r in emulator.requests if r.path.startswith("/2.3.0/")]
         assert pages_23 and all(r.query.get("mode") == "detailed" for r in pages_23)
-        assert not any("mode" in r.query for r in emulator.requests
-                       if r.path.startswith("/2.2.0/"))
+        assert not any("mode" in r.query for r in emulator.requests if r.path.startswith("/2.2.0/"))
 
 
 async def test_one_event_by_id_is_the_same_in_both_versions(
@@ -431,7 +459,8 @@ async def test_one_event_by_id_is_the_same_in_both_versions(
 # recorded responses
 
 DATA_FILES = sorted(
-    p.name for p in resources.files("bot").joinpath("data", "ll2").iterdir()
+    p.name
+    for p in resources.files("bot").joinpath("data", "ll2").iterdir()
     if p.name.endswith(".json")
 )
 
@@ -471,8 +500,10 @@ def test_recorded_2_3_0_page_parses_without_rejects(name: str) -> None:
     for event, item in zip(events, raw["results"], strict=True):
         image = item.get("image")
         assert event.image_url == (image["image_url"] if image else None)
-        assert event.date_precision is None or event.date_precision.name == \
-            item["date_precision"]["name"]
+        assert (
+            event.date_precision is None
+            or event.date_precision.name == item["date_precision"]["name"]
+        )
 
 
 def test_launch_list_is_not_mistaken_for_events(caplog: pytest.LogCaptureFixture) -> None:
@@ -509,13 +540,13 @@ async def test_recorded_api_throttle_answer_parses(
     await site.start()
     try:
         port = runner.addresses[0][1]
-        client = LL2Client(LL2Settings(url=f"http://127.0.0.1:{port}/{version}"),
-                           http=http, clock=clock)
+        client = LL2Client(
+            LL2Settings(url=f"http://127.0.0.1:{port}/{version}"), http=http, clock=clock
+        )
         status = await client.throttle()
     finally:
         await runner.cleanup()
-    assert status == ThrottleStatus(limit=15, frequency_secs=3600, current_use=0,
-                                    next_use_secs=0.0)
+    assert status == ThrottleStatus(limit=15, frequency_secs=3600, current_use=0, next_use_secs=0.0)
     assert client.budget.remaining() == 15
 
 
@@ -546,8 +577,9 @@ async def test_default_budget_never_sends_a_sixteenth_request_within_the_hour(
     clock: FakeClock, http: httpx.AsyncClient
 ) -> None:
     """15 requests/h: the 16th is refused locally with the wait until the oldest leaves."""
-    async with LL2Emulator(copy.deepcopy(SYNTHETIC), clock=clock,
-                           requests_per_hour=None) as emulator:
+    async with LL2Emulator(
+        copy.deepcopy(SYNTHETIC), clock=clock, requests_per_hour=None
+    ) as emulator:
         client = LL2Client(LL2Settings(url=emulator.url()), http=http, clock=clock)
         assert client.budget.limit == 15
         start = clock()
@@ -584,8 +616,7 @@ async def test_a_client_that_waits_as_told_never_meets_a_429(
     clock: FakeClock, http: httpx.AsyncClient
 ) -> None:
     """Polling every minute for three hours against LL2's own 15/h: never throttled by LL2."""
-    async with LL2Emulator(copy.deepcopy(SYNTHETIC), clock=clock,
-                           requests_per_hour=15) as emulator:
+    async with LL2Emulator(copy.deepcopy(SYNTHETIC), clock=clock, requests_per_hour=15) as emulator:
         client = LL2Client(LL2Settings(url=emulator.url()), http=http, clock=clock)
         end = clock() + 3 * HOUR
         refused = 0
@@ -606,9 +637,7 @@ async def test_a_client_that_waits_as_told_never_meets_a_429(
             assert len(in_window) <= 15
 
 
-async def test_api_throttle_is_free(
-    clock: FakeClock, http: httpx.AsyncClient
-) -> None:
+async def test_api_throttle_is_free(clock: FakeClock, http: httpx.AsyncClient) -> None:
     """Asking /api-throttle/ spends nothing, on either side."""
     async with LL2Emulator([], clock=clock, requests_per_hour=15) as emulator:
         client = LL2Client(LL2Settings(url=emulator.url()), http=http, clock=clock)
@@ -685,8 +714,9 @@ async def test_server_429_becomes_ll2_throttled_with_the_wait(
     clock: FakeClock, make_client: Callable[..., LL2Client], send_retry_after: bool
 ) -> None:
     """LL2's 429 is read from Retry-After, or from its detail text alone, and not retried."""
-    async with LL2Emulator([], clock=clock, requests_per_hour=2,
-                           send_retry_after=send_retry_after) as emulator:
+    async with LL2Emulator(
+        [], clock=clock, requests_per_hour=2, send_retry_after=send_retry_after
+    ) as emulator:
         client = make_client(emulator)  # a budget of 1000: only LL2 says no
         await client.events_page()
         clock.advance(minutes=10)
@@ -715,8 +745,9 @@ async def test_injected_429_wait_is_parsed(
     wait: int,
 ) -> None:
     """A throttle fault's wait (\"1 second\", \"7 seconds\") reaches LL2Throttled.retry_after."""
-    async with LL2Emulator([], clock=clock, requests_per_hour=None,
-                           send_retry_after=send_retry_after) as emulator:
+    async with LL2Emulator(
+        [], clock=clock, requests_per_hour=None, send_retry_after=send_retry_after
+    ) as emulator:
         client = make_client(emulator)
         emulator.inject_fault(FaultKind.THROTTLE, retry_after=wait)
         with pytest.raises(LL2Throttled) as caught:
@@ -821,8 +852,13 @@ async def test_connection_refused_is_retried_then_ll2_unavailable(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = LL2Client(LL2Settings(url=f"http://127.0.0.1:{port}/2.2.0"), http=http,
-                       clock=clock, sleep=sleeps, max_retries=2)
+    client = LL2Client(
+        LL2Settings(url=f"http://127.0.0.1:{port}/2.2.0"),
+        http=http,
+        clock=clock,
+        sleep=sleeps,
+        max_retries=2,
+    )
     with pytest.raises(LL2Unavailable) as caught:
         await client.events_page()
     assert caught.value.cause.startswith("ConnectError")
@@ -888,8 +924,9 @@ async def test_api_key_is_sent_as_a_token_header(
     clock: FakeClock, make_client: Callable[..., LL2Client]
 ) -> None:
     """With an API key, every request (throttle included) carries Authorization: Token."""
-    async with LL2Emulator([], clock=clock, requests_per_hour=1,
-                           api_keys={API_KEY: None}) as emulator:
+    async with LL2Emulator(
+        [], clock=clock, requests_per_hour=1, api_keys={API_KEY: None}
+    ) as emulator:
         client = make_client(emulator, api_key=API_KEY)
         await client.throttle()
         for _ in range(3):  # beyond the per-IP limit of 1: the key's bucket is unlimited

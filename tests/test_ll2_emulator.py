@@ -201,9 +201,23 @@ async def test_2_2_0_event_detail_matches_the_recording(http: httpx.AsyncClient)
     async with LL2Emulator() as emu:
         body = (await http.get(f"{emu.url()}/event/1300/")).json()
         assert set(body) == set(recorded)
-        for key in ("name", "slug", "updates", "vid_urls", "date", "date_precision", "duration",
-                    "last_updated", "type", "feature_image", "video_url", "news_url",
-                    "description", "location", "webcast_live"):
+        for key in (
+            "name",
+            "slug",
+            "updates",
+            "vid_urls",
+            "date",
+            "date_precision",
+            "duration",
+            "last_updated",
+            "type",
+            "feature_image",
+            "video_url",
+            "news_url",
+            "description",
+            "location",
+            "webcast_live",
+        ):
             assert body[key] == recorded[key], key
         assert body["url"] == f"{emu.url()}/event/1300/"
         two = (await http.get(f"{emu.url()}/event/2/")).json()
@@ -260,9 +274,10 @@ async def test_2_3_0_answers_validate_against_the_openapi_document(
             ("/events/upcoming/", {}),
             ("/events/previous/", {"mode": "detailed"}),
         ):
-            for page in (await http.get(root + path, params={"limit": 100, **params}),
-                         await http.get(root + path, params={"limit": 100, "offset": 100,
-                                                              **params})):
+            for page in (
+                await http.get(root + path, params={"limit": 100, **params}),
+                await http.get(root + path, params={"limit": 100, "offset": 100, **params}),
+            ):
                 assert page.status_code == 200
                 assert _page_errors(page.json()) == [], path
         for event_id in sorted(RECORDED_IDS):
@@ -309,14 +324,15 @@ async def test_program_filters_by_id_comma_list_or_repeated(
     emu: LL2Emulator, http: httpx.AsyncClient, events: list[dict[str, Any]]
 ) -> None:
     """program=17 / program=5,23 / program=5&program=23 filter by program id."""
+
     def having(*wanted: int) -> set[int]:
         return {e["id"] for e in events if {p["id"] for p in e["program"]} & set(wanted)}
 
     assert set(await _ids(http, f"{emu.url()}/event/", program=17)) == having(17)
     assert set(await _ids(http, f"{emu.url()}/event/", program="5,23")) == having(5, 23)
-    repeated = await http.get(f"{emu.url()}/event/", params=[("program", "5"),
-                                                             ("program", "23"),
-                                                             ("limit", "100")])
+    repeated = await http.get(
+        f"{emu.url()}/event/", params=[("program", "5"), ("program", "23"), ("limit", "100")]
+    )
     assert {e["id"] for e in repeated.json()["results"]} <= having(5, 23)
     assert repeated.json()["count"] == len(having(5, 23))
 
@@ -347,10 +363,13 @@ async def test_date_range_filters(
 ) -> None:
     """date__gte/__lte accept Z and offset forms and bound the results."""
     low, high = NOW - timedelta(days=10), NOW + timedelta(days=20)
-    ids = await _ids(http, f"{emu.url('2.3.0')}/events/",
-                     date__gte=format_ll2_datetime(low), date__lte=high.isoformat())
-    expected = {e["id"] for e in events
-                if low <= parse_ll2_datetime(e["date"]) <= high}
+    ids = await _ids(
+        http,
+        f"{emu.url('2.3.0')}/events/",
+        date__gte=format_ll2_datetime(low),
+        date__lte=high.isoformat(),
+    )
+    expected = {e["id"] for e in events if low <= parse_ll2_datetime(e["date"]) <= high}
     assert ids and set(ids) == expected
 
 
@@ -361,8 +380,9 @@ async def test_search_matches_name_case_insensitively(
     ids = await _ids(http, f"{emu.url()}/event/", search="DOCKING")
     assert ids and set(ids) == {e["id"] for e in events if "docking" in e["name"].lower()}
     both = await _ids(http, f"{emu.url()}/event/", search="soyuz docking")
-    assert set(both) == {e["id"] for e in events
-                         if "soyuz" in e["name"].lower() and "docking" in e["name"].lower()}
+    assert set(both) == {
+        e["id"] for e in events if "soyuz" in e["name"].lower() and "docking" in e["name"].lower()
+    }
     assert set(both) < set(ids)
 
 
@@ -415,8 +435,16 @@ async def test_ordering(
 async def test_equal_dates_tie_break_by_id(http: httpx.AsyncClient, clock: FakeClock) -> None:
     """Events sharing a date come back in id order."""
     same = format_ll2_datetime(NOW + timedelta(days=1))
-    batch = [{"id": i, "name": f"Event {i}", "type": 2, "date": same,
-              "last_updated": "2026-01-01T00:00:00Z"} for i in (30, 10, 20)]
+    batch = [
+        {
+            "id": i,
+            "name": f"Event {i}",
+            "type": 2,
+            "date": same,
+            "last_updated": "2026-01-01T00:00:00Z",
+        }
+        for i in (30, 10, 20)
+    ]
     async with LL2Emulator(batch, clock=clock) as emu:
         for ordering in ("date", "-date"):
             page = (await http.get(f"{emu.url()}/event/", params={"ordering": ordering})).json()
@@ -439,8 +467,10 @@ async def test_pagination_through_next_collects_every_id_once(
 ) -> None:
     """Following next (limit=30, ordered by last_updated) visits each of 260 ids once."""
     seen: list[int] = []
-    url: str | None = f"{emu.url('2.3.0')}/events/?ordering=last_updated&limit=30&type__ids=" \
+    url: str | None = (
+        f"{emu.url('2.3.0')}/events/?ordering=last_updated&limit=30&type__ids="
         + ",".join(str(t["id"]) for t in EVENT_TYPES)
+    )
     pages = 0
     while url:
         page = (await http.get(url)).json()
@@ -480,6 +510,7 @@ async def test_upcoming_and_previous_follow_the_clock(http: httpx.AsyncClient) -
         {"id": 5, "name": "No date", "type": 2, "date": None},
     ]
     async with LL2Emulator([{**e, "last_updated": stamps} for e in batch], clock=clock) as emu:
+
         async def ids(path: str, **params: Any) -> list[int]:
             page = (await http.get(emu.url() + path, params=params)).json()
             return [e["id"] for e in page["results"]]
@@ -500,8 +531,9 @@ async def test_upcoming_and_previous_follow_the_clock(http: httpx.AsyncClient) -
 # event types
 
 
-@pytest.mark.parametrize(("version", "path"), [("2.2.0", "/config/eventtype/"),
-                                               ("2.3.0", "/config/event_types/")])
+@pytest.mark.parametrize(
+    ("version", "path"), [("2.2.0", "/config/eventtype/"), ("2.3.0", "/config/event_types/")]
+)
 async def test_event_types_are_paginated(
     emu: LL2Emulator, http: httpx.AsyncClient, version: str, path: str
 ) -> None:
@@ -510,8 +542,16 @@ async def test_event_types_are_paginated(
     names = {t["id"]: t["name"] for t in body["results"]}
     assert body["count"] == len(EVENT_TYPES) and body["next"] is None
     assert names[2] == "Docking" and names[20] == "Press Event"
-    assert {"EVA / Spacewalk", "Landing", "Static Fire", "Flyby", "Orbital Insertion",
-            "Spacecraft Event", "Undocking", "Berthing"} <= set(names.values())
+    assert {
+        "EVA / Spacewalk",
+        "Landing",
+        "Static Fire",
+        "Flyby",
+        "Orbital Insertion",
+        "Spacecraft Event",
+        "Undocking",
+        "Berthing",
+    } <= set(names.values())
     paged = (await http.get(emu.url(version) + path, params={"limit": 5})).json()
     assert len(paged["results"]) == 5 and paged["next"].endswith(f"{path}?limit=5&offset=5")
 
@@ -551,8 +591,13 @@ async def test_api_throttle_is_free_and_reports_current_use(http: httpx.AsyncCli
             clock.advance(seconds=1)
             status = (await http.get(f"{emu.url()}/api-throttle/")).json()
             assert status["current_use"] == n
-        assert status == {"your_request_limit": 15, "limit_frequency_secs": 3600,
-                          "current_use": 15, "next_use_secs": 3600 - 15, "ident": "127.0.0.1"}
+        assert status == {
+            "your_request_limit": 15,
+            "limit_frequency_secs": 3600,
+            "current_use": 15,
+            "next_use_secs": 3600 - 15,
+            "ident": "127.0.0.1",
+        }
         v23 = (await http.get(f"{emu.url('2.3.0')}/api-throttle/")).json()
         assert "ident" not in v23 and v23["current_use"] == 15
         assert (await http.get(f"{emu.url()}/event/")).status_code == 429
@@ -697,8 +742,7 @@ async def test_throttle_fault_answers_429_regardless_of_budget(
     emu.inject_fault("throttle", retry_after=42)
     response = await http.get(f"{emu.url()}/event/")
     assert response.status_code == 429
-    assert response.json() == {"detail": "Request was throttled. Expected available in 42 "
-                                          "seconds."}
+    assert response.json() == {"detail": "Request was throttled. Expected available in 42 seconds."}
     assert response.headers["Retry-After"] == "42"
 
 
@@ -709,8 +753,7 @@ async def test_fault_storm_is_seeded_and_mixes_kinds(
     outcomes: list[list[str | None]] = []
     for _ in range(2):
         async with LL2Emulator(events, clock=clock, requests_per_hour=None) as emu:
-            emu.fault_storm(0.5, kinds=("error", "malformed", "truncated_page", "throttle"),
-                            seed=5)
+            emu.fault_storm(0.5, kinds=("error", "malformed", "truncated_page", "throttle"), seed=5)
             for _ in range(60):
                 await http.get(f"{emu.url()}/event/")
             outcomes.append([r.fault for r in emu.requests])
@@ -727,8 +770,11 @@ async def test_fault_storm_is_seeded_and_mixes_kinds(
 
 
 async def _changed_since(http: httpx.AsyncClient, emu: LL2Emulator, since: str) -> list[int]:
-    page = (await http.get(f"{emu.url()}/event/",
-                           params={"last_updated__gte": since, "ordering": "last_updated"})).json()
+    page = (
+        await http.get(
+            f"{emu.url()}/event/", params={"last_updated__gte": since, "ordering": "last_updated"}
+        )
+    ).json()
     return [e["id"] for e in page["results"]]
 
 
@@ -741,14 +787,20 @@ async def test_each_control_mutation_bumps_last_updated(
     assert await _changed_since(http, emu, since) == []
 
     clock.advance(seconds=5)
-    created = await http.post(f"{control}/events/10001/updates", json={
-        "comment": "Hatch opening confirmed.", "info_url": "https://example.org/u",
-        "created_by": "Cosmic_Penguin"})
+    created = await http.post(
+        f"{control}/events/10001/updates",
+        json={
+            "comment": "Hatch opening confirmed.",
+            "info_url": "https://example.org/u",
+            "created_by": "Cosmic_Penguin",
+        },
+    )
     assert created.status_code == 201
     update = created.json()
     assert update["created_on"] == format_ll2_datetime(NOW + timedelta(seconds=5))
-    assert update["id"] > max(u["id"] for e in emu.events.values() for u in e["updates"]
-                              if u["id"] != update["id"])
+    assert update["id"] > max(
+        u["id"] for e in emu.events.values() for u in e["updates"] if u["id"] != update["id"]
+    )
     body = (await http.get(f"{emu.url()}/event/10001/")).json()
     assert body["updates"][-1]["comment"] == "Hatch opening confirmed."
     assert body["last_updated"] == format_ll2_datetime(NOW + timedelta(seconds=5))
@@ -756,13 +808,22 @@ async def test_each_control_mutation_bumps_last_updated(
     clock.advance(seconds=5)
     await http.post(f"{control}/events/10002/webcast", json={"live": True})
     clock.advance(seconds=5)
-    moved = await http.post(f"{control}/events/10003/date",
-                            json={"date": "2026-02-01T10:00:00Z", "date_precision": "Hour"})
+    moved = await http.post(
+        f"{control}/events/10003/date",
+        json={"date": "2026-02-01T10:00:00Z", "date_precision": "Hour"},
+    )
     assert moved.json()["date_precision"]["id"] == 2
     clock.advance(seconds=5)
-    added = await http.post(f"{control}/events", json={
-        "id": 777, "name": "Starship Flight 12 Static Fire", "type": 5,
-        "date": "2026-01-20T18:00:00Z", "date_precision": 1})
+    added = await http.post(
+        f"{control}/events",
+        json={
+            "id": 777,
+            "name": "Starship Flight 12 Static Fire",
+            "type": 5,
+            "date": "2026-01-20T18:00:00Z",
+            "date_precision": 1,
+        },
+    )
     assert added.status_code == 201
     clock.advance(seconds=5)
     await http.patch(f"{control}/events/10004", json={"name": "Renamed Docking"})
@@ -795,9 +856,7 @@ async def test_mutations_in_one_second_keep_their_order(
     assert served == {"2026-01-15T12:00:00Z"}
 
 
-async def test_python_mutations_match_the_control_api(
-    emu: LL2Emulator, clock: FakeClock
-) -> None:
+async def test_python_mutations_match_the_control_api(emu: LL2Emulator, clock: FakeClock) -> None:
     """Methods mutate the store and stamp last_updated like the HTTP control API."""
     clock.advance(minutes=1)
     emu.move_date(10010, NOW + timedelta(days=3), date_precision=None)
@@ -806,8 +865,9 @@ async def test_python_mutations_match_the_control_api(
     emu.set_webcast_live(10010, False)
     emu.edit_event(10011, feature_image="https://example.org/new.jpg")
     assert emu.render(10011)["feature_image"] == "https://example.org/new.jpg"
-    emu.add_vid_url(10012, "https://www.youtube.com/watch?v=abcdefghijk",
-                    start_time=NOW + timedelta(hours=1))
+    emu.add_vid_url(
+        10012, "https://www.youtube.com/watch?v=abcdefghijk", start_time=NOW + timedelta(hours=1)
+    )
     stamps = [emu.event(i)["last_updated"] for i in (10010, 10011, 10012)]
     assert stamps == [format_ll2_datetime(NOW + timedelta(minutes=2))] * 3
     emu.edit_event(10013, last_updated="2020-01-01T00:00:00Z")
@@ -821,8 +881,11 @@ async def test_request_log_over_http_masks_the_key_and_can_be_cleared(
     emu: LL2Emulator, http: httpx.AsyncClient
 ) -> None:
     """GET /_control/requests lists API calls with masked Authorization; DELETE clears it."""
-    await http.get(f"{emu.url()}/event/", params={"type": 2},
-                   headers={"Authorization": "Token abc123", "User-Agent": "tminus/0.1"})
+    await http.get(
+        f"{emu.url()}/event/",
+        params={"type": 2},
+        headers={"Authorization": "Token abc123", "User-Agent": "tminus/0.1"},
+    )
     log = (await http.get(f"{emu.base_url}/_control/requests")).json()
     assert len(log) == 1
     (entry,) = log
@@ -844,12 +907,14 @@ async def test_faults_and_limit_are_controllable_over_http(http: httpx.AsyncClie
         assert (await http.get(f"{emu.url()}/event/")).status_code == 500
         assert (await http.get(f"{emu.url()}/event/")).status_code == 429
         assert (await http.post(f"{control}/limit/reset")).status_code == 204
-        assert (await http.post(f"{control}/faults/storm",
-                                json={"p": 1.0, "kinds": ["throttle"]})).status_code == 204
+        assert (
+            await http.post(f"{control}/faults/storm", json={"p": 1.0, "kinds": ["throttle"]})
+        ).status_code == 204
         assert (await http.get(f"{emu.url()}/event/")).status_code == 429
         assert (await http.delete(f"{control}/faults")).status_code == 204
-        assert (await http.post(f"{control}/limit", json={"requests_per_hour": None})
-                ).status_code == 204
+        assert (
+            await http.post(f"{control}/limit", json={"requests_per_hour": None})
+        ).status_code == 204
         assert (await http.get(f"{emu.url()}/event/")).status_code == 200
         bad = await http.post(f"{control}/faults", json={"kind": "nonsense"})
         assert bad.status_code == 400
@@ -881,8 +946,9 @@ async def test_serve_answers_over_real_http() -> None:
     try:
         await asyncio.wait_for(ready.wait(), timeout=5)
         async with httpx.AsyncClient(timeout=5, verify=False) as http:  # noqa: S501
-            response = await http.get(f"http://127.0.0.1:{port}/2.2.0/event/",
-                                      params={"type__ids": 2})
+            response = await http.get(
+                f"http://127.0.0.1:{port}/2.2.0/event/", params={"type__ids": 2}
+            )
         assert response.status_code == 200
         body = response.json()
         assert {e["id"] for e in body["results"]} == {2, 365, 1300, 1513, 1519}

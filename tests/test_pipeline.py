@@ -79,9 +79,7 @@ class World:
     def event_requests(self) -> list[Any]:
         """Return the emulator's log of event-list requests (not throttle/config/upcoming)."""
         return [
-            r
-            for r in self.emulator.requests
-            if r.path.rstrip("/").endswith(("/event", "/events"))
+            r for r in self.emulator.requests if r.path.rstrip("/").endswith(("/event", "/events"))
         ]
 
 
@@ -89,9 +87,7 @@ class World:
 async def world(engine: Engine, clock: FakeClock) -> AsyncIterator[World]:
     """Yield a started emulator with the scenario events and a fresh store."""
     async with LL2Emulator(scenario_events(), clock=clock, requests_per_hour=15) as emulator:
-        config = load_config(
-            None, env={}, overrides={("ll2", "url"): emulator.url("2.2.0")}
-        )
+        config = load_config(None, env={}, overrides={("ll2", "url"): emulator.url("2.2.0")})
         async with LL2Client(config.ll2, clock=clock) as client:
             out = io.StringIO()
             pipeline = console_pipeline(

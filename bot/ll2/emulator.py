@@ -177,11 +177,21 @@ _PROGRAMS: dict[int, JSONDict] = {
     for p in (
         (5, "Commercial Crew Program", (44, 80, 121), _HUMAN_SPACEFLIGHT, "2011-04-18T00:00:00Z"),
         (8, "Soyuz", (63, 66), _HUMAN_SPACEFLIGHT, "1966-11-28T11:02:00Z"),
-        (17, "International Space Station", (16, 27, 37, 44, 63), _HUMAN_SPACEFLIGHT,
-         "1998-11-20T06:40:00Z"),
+        (
+            17,
+            "International Space Station",
+            (16, 27, 37, 44, 63),
+            _HUMAN_SPACEFLIGHT,
+            "1998-11-20T06:40:00Z",
+        ),
         (23, "Artemis", (44, 27, 37, 16), _HUMAN_SPACEFLIGHT, "2017-12-11T00:00:00Z"),
-        (29, "Commercial Resupply Services", (44, 121, 257), {"id": 3, "name": "Cargo"},
-         "2008-12-23T00:00:00Z"),
+        (
+            29,
+            "Commercial Resupply Services",
+            (44, 121, 257),
+            {"id": 3, "name": "Cargo"},
+            "2008-12-23T00:00:00Z",
+        ),
     )
 }
 _ISS = {
@@ -394,8 +404,16 @@ def _norm_agency(raw: Any) -> JSONDict:
     }
     if isinstance(agency["type"], Mapping):  # a 2.3.0 AgencyType object
         agency["type"] = agency["type"].get("name")
-    for key in ("description", "administrator", "founding_year", "launchers", "spacecraft",
-                "parent", "image_url", "logo_url"):
+    for key in (
+        "description",
+        "administrator",
+        "founding_year",
+        "launchers",
+        "spacecraft",
+        "parent",
+        "image_url",
+        "logo_url",
+    ):
         agency[key] = raw.get(key)
     return agency
 
@@ -525,8 +543,12 @@ def _render_program_22(program: Mapping[str, Any], base: str) -> JSONDict:
         "name": program["name"],
         "description": program["description"],
         "agencies": [
-            {"id": a["id"], "url": _agency_url(base, "2.2.0", a["id"]), "name": a["name"],
-             "type": a["type"]}
+            {
+                "id": a["id"],
+                "url": _agency_url(base, "2.2.0", a["id"]),
+                "name": a["name"],
+                "type": a["type"],
+            }
             for a in program["agencies"]
         ],
         "image_url": program["image_url"],
@@ -722,38 +744,149 @@ class _Template:
 
 
 _TEMPLATES = (
-    _Template(2, 18, ("Progress MS-{n} Docking", "Soyuz MS-{n} Docking",
-                      "SpaceX Crew-{n} Crew Dragon Docking", "Dragon CRS-{n} Docking"),
-              "International Space Station", (63, 44, 121), (17,), True, None),
-    _Template(8, 8, ("Soyuz MS-{n} Undocking", "SpaceX Crew-{n} Crew Dragon Undocking"),
-              "International Space Station", (63, 44), (17,), True, None),
-    _Template(3, 12, ("US Spacewalk {n}", "Russian Spacewalk {n}", "VKD-{n} Spacewalk"),
-              "International Space Station", (44, 63), (17,), True, "PT6H30M"),
-    _Template(20, 14, ("Crew-{n} Pre-launch News Conference",
-                       "International Space Station Operations Update {n}",
-                       "Artemis Mission Briefing {n}"),
-              "Kennedy Space Center, FL, USA", (44,), (5, 23), False, "PT1H"),
-    _Template(9, 10, ("Soyuz MS-{n} Landing", "SpaceX Crew-{n} Splashdown",
-                      "Starship Flight {n} Ship Landing"),
-              "Kazakhstan", (63, 44, 121), (17,), False, None),
-    _Template(5, 10, ("Starship Flight {n} Static Fire", "RS-25 Engine Test {n}",
-                      "New Glenn NG-{n} Static Fire"),
-              "Starbase, TX, USA", (121, 44, 141), (), False, "PT10S"),
-    _Template(4, 5, ("Cygnus NG-{n} Berthing", "HTV-X{n} Berthing"),
-              "International Space Station", (257, 37, 44), (17, 29), True, None),
-    _Template(23, 6, ("Juice Flyby {n}", "Solar Orbiter Venus Flyby {n}", "Psyche Mars Flyby {n}"),
-              "Venus", (27, 44), (), False, None),
-    _Template(16, 4, ("Lunar Orbiter {n} Orbit Insertion",
-                      "BepiColombo Mercury Orbit Insertion {n}"),
-              "Moon", (27, 37, 31), (), False, None),
-    _Template(6, 5, ("Juice Antenna Deployment {n}", "Hubble Reboost Maneuver {n}"),
-              "Earth orbit", (27, 44), (), False, None),
-    _Template(12, 3, ("Soyuz MS-{n} Hatch Opening",), "International Space Station", (63,),
-              (17, 8), True, None),
-    _Template(22, 3, ("Artemis {n} Wet Dress Rehearsal",), "Kennedy Space Center, FL, USA",
-              (44,), (23,), False, "PT12H"),
-    _Template(15, 2, ("Expedition {n} Change of Command",), "International Space Station",
-              (44, 63), (17,), True, "PT30M"),
+    _Template(
+        2,
+        18,
+        (
+            "Progress MS-{n} Docking",
+            "Soyuz MS-{n} Docking",
+            "SpaceX Crew-{n} Crew Dragon Docking",
+            "Dragon CRS-{n} Docking",
+        ),
+        "International Space Station",
+        (63, 44, 121),
+        (17,),
+        True,
+        None,
+    ),
+    _Template(
+        8,
+        8,
+        ("Soyuz MS-{n} Undocking", "SpaceX Crew-{n} Crew Dragon Undocking"),
+        "International Space Station",
+        (63, 44),
+        (17,),
+        True,
+        None,
+    ),
+    _Template(
+        3,
+        12,
+        ("US Spacewalk {n}", "Russian Spacewalk {n}", "VKD-{n} Spacewalk"),
+        "International Space Station",
+        (44, 63),
+        (17,),
+        True,
+        "PT6H30M",
+    ),
+    _Template(
+        20,
+        14,
+        (
+            "Crew-{n} Pre-launch News Conference",
+            "International Space Station Operations Update {n}",
+            "Artemis Mission Briefing {n}",
+        ),
+        "Kennedy Space Center, FL, USA",
+        (44,),
+        (5, 23),
+        False,
+        "PT1H",
+    ),
+    _Template(
+        9,
+        10,
+        ("Soyuz MS-{n} Landing", "SpaceX Crew-{n} Splashdown", "Starship Flight {n} Ship Landing"),
+        "Kazakhstan",
+        (63, 44, 121),
+        (17,),
+        False,
+        None,
+    ),
+    _Template(
+        5,
+        10,
+        (
+            "Starship Flight {n} Static Fire",
+            "RS-25 Engine Test {n}",
+            "New Glenn NG-{n} Static Fire",
+        ),
+        "Starbase, TX, USA",
+        (121, 44, 141),
+        (),
+        False,
+        "PT10S",
+    ),
+    _Template(
+        4,
+        5,
+        ("Cygnus NG-{n} Berthing", "HTV-X{n} Berthing"),
+        "International Space Station",
+        (257, 37, 44),
+        (17, 29),
+        True,
+        None,
+    ),
+    _Template(
+        23,
+        6,
+        ("Juice Flyby {n}", "Solar Orbiter Venus Flyby {n}", "Psyche Mars Flyby {n}"),
+        "Venus",
+        (27, 44),
+        (),
+        False,
+        None,
+    ),
+    _Template(
+        16,
+        4,
+        ("Lunar Orbiter {n} Orbit Insertion", "BepiColombo Mercury Orbit Insertion {n}"),
+        "Moon",
+        (27, 37, 31),
+        (),
+        False,
+        None,
+    ),
+    _Template(
+        6,
+        5,
+        ("Juice Antenna Deployment {n}", "Hubble Reboost Maneuver {n}"),
+        "Earth orbit",
+        (27, 44),
+        (),
+        False,
+        None,
+    ),
+    _Template(
+        12,
+        3,
+        ("Soyuz MS-{n} Hatch Opening",),
+        "International Space Station",
+        (63,),
+        (17, 8),
+        True,
+        None,
+    ),
+    _Template(
+        22,
+        3,
+        ("Artemis {n} Wet Dress Rehearsal",),
+        "Kennedy Space Center, FL, USA",
+        (44,),
+        (23,),
+        False,
+        "PT12H",
+    ),
+    _Template(
+        15,
+        2,
+        ("Expedition {n} Change of Command",),
+        "International Space Station",
+        (44, 63),
+        (17,),
+        True,
+        "PT30M",
+    ),
 )
 _PRECISION_WEIGHTS = ((0, 10), (1, 30), (2, 8), (5, 12), (7, 8), (8, 3), (14, 4), (None, 5))
 _UPDATE_AUTHORS = ("Cosmic_Penguin", "LL2", "Nosu", "jay_the_dev")
@@ -762,8 +895,13 @@ _LANGUAGES = (
     {"id": 3, "name": "Russian", "code": "ru"},
     {"id": 5, "name": "Japanese", "code": "ja"},
 )
-_SOURCES = (("youtube.com", "NASA"), ("plus.nasa.gov", "NASA"), ("youtube.com", "SpaceX"),
-            ("youtube.com", "Роскосмос ТВ"), ("x.com", "ESA"))
+_SOURCES = (
+    ("youtube.com", "NASA"),
+    ("plus.nasa.gov", "NASA"),
+    ("youtube.com", "SpaceX"),
+    ("youtube.com", "Роскосмос ТВ"),
+    ("x.com", "ESA"),
+)
 
 
 def _round_to_precision(when: datetime, precision: int | None) -> datetime:
@@ -818,8 +956,9 @@ def synthetic_events(
         precision = rng.choices(
             [p for p, _ in _PRECISION_WEIGHTS], [w for _, w in _PRECISION_WEIGHTS]
         )[0]
-        raw_date = start + timedelta(hours=18 * (i - n // 4), minutes=rng.randint(-300, 300),
-                                     seconds=rng.randint(0, 59))
+        raw_date = start + timedelta(
+            hours=18 * (i - n // 4), minutes=rng.randint(-300, 300), seconds=rng.randint(0, 59)
+        )
         if precision == 8:  # "some quarter": the one the date falls in
             precision = 8 + (raw_date.month - 1) // 3
         date = _round_to_precision(raw_date, precision)
@@ -829,80 +968,113 @@ def synthetic_events(
         updates = []
         for k in range(rng.randint(0, 3)):
             created = last_updated - timedelta(days=3 * (3 - k), minutes=rng.randint(1, 600))
-            updates.append({
-                "id": event_id * 10 + k,
-                "profile_image": "https://thespacedevs-dev.nyc3.digitaloceanspaces.com/media/"
-                "profile_images/ll2_profile_20230311134739.png",
-                "comment": rng.choice(("Added event.", "Updated date and time.",
-                                       "Added webcast.", "NET moved after launch delay.",
-                                       "Official Webcast has started")),
-                "info_url": f"https://www.nasa.gov/blogs/spacestation/{event_id}-{k}/",
-                "created_by": rng.choice(_UPDATE_AUTHORS),
-                "created_on": format_ll2_datetime(created),
-            })
+            updates.append(
+                {
+                    "id": event_id * 10 + k,
+                    "profile_image": "https://thespacedevs-dev.nyc3.digitaloceanspaces.com/media/"
+                    "profile_images/ll2_profile_20230311134739.png",
+                    "comment": rng.choice(
+                        (
+                            "Added event.",
+                            "Updated date and time.",
+                            "Added webcast.",
+                            "NET moved after launch delay.",
+                            "Official Webcast has started",
+                        )
+                    ),
+                    "info_url": f"https://www.nasa.gov/blogs/spacestation/{event_id}-{k}/",
+                    "created_by": rng.choice(_UPDATE_AUTHORS),
+                    "created_on": format_ll2_datetime(created),
+                }
+            )
         fine = precision in (None, 0, 1, 2)
         vid_urls = []
         for k in range(rng.choice((0, 0, 1, 1, 2, 3))):
             source, publisher = rng.choice(_SOURCES)
             begins = date - timedelta(minutes=rng.choice((30, 45, 60, 90))) if fine else None
-            vid_urls.append({
-                "priority": 10 + k,
-                "source": source,
-                "publisher": publisher,
-                "title": f"{name} (coverage {k + 1})",
-                "description": f"Live coverage of {name}.",
-                "feature_image": None,
-                "url": f"https://www.youtube.com/watch?v={_token(rng)}",
-                "type": {"id": 1, "name": "Official Webcast"},
-                "language": dict(_LANGUAGES[0] if k == 0 else rng.choice(_LANGUAGES)),
-                "start_time": format_ll2_datetime(begins) if begins else None,
-                "end_time": format_ll2_datetime(begins + timedelta(hours=2)) if begins else None,
-                "live": False,
-            })
+            vid_urls.append(
+                {
+                    "priority": 10 + k,
+                    "source": source,
+                    "publisher": publisher,
+                    "title": f"{name} (coverage {k + 1})",
+                    "description": f"Live coverage of {name}.",
+                    "feature_image": None,
+                    "url": f"https://www.youtube.com/watch?v={_token(rng)}",
+                    "type": {"id": 1, "name": "Official Webcast"},
+                    "language": dict(_LANGUAGES[0] if k == 0 else rng.choice(_LANGUAGES)),
+                    "start_time": format_ll2_datetime(begins) if begins else None,
+                    "end_time": format_ll2_datetime(begins + timedelta(hours=2))
+                    if begins
+                    else None,
+                    "live": False,
+                }
+            )
         # a stream that should be on right now is live, as LL2 would show it
         live = bool(vid_urls) and fine and abs(date - start) <= timedelta(hours=1)
         if live:
             vid_urls[0]["live"] = True
         info_urls = []
         if rng.random() < 0.3:
-            info_urls.append({
-                "priority": 10, "source": "nasa.gov", "title": f"{name} mission page",
-                "description": None, "feature_image": None,
-                "url": f"https://www.nasa.gov/missions/{event_id}/",
-                "type": {"id": 1, "name": "Official Page"}, "language": dict(_LANGUAGES[0]),
-            })
+            info_urls.append(
+                {
+                    "priority": 10,
+                    "source": "nasa.gov",
+                    "title": f"{name} mission page",
+                    "description": None,
+                    "feature_image": None,
+                    "url": f"https://www.nasa.gov/missions/{event_id}/",
+                    "type": {"id": 1, "name": "Official Page"},
+                    "language": dict(_LANGUAGES[0]),
+                }
+            )
         image_id = 2000 + tpl.type_id
-        image_url = ("https://thespacedevs-dev.nyc3.digitaloceanspaces.com/media/images/"
-                     f"event_{tpl.type_id}_image_20240305191923.jpeg")
-        events.append(normalize_event({
-            "id": event_id,
-            "slug": f"{_slugify(name)}-{event_id}",
-            "name": name,
-            "type": tpl.type_id,
-            "description": f"{name}: a synthetic {_TYPE_NAMES[tpl.type_id]} event for "
-            f"tminus tests.",
-            "webcast_live": live,
-            "location": "Mars" if "Mars" in name else tpl.location,
-            "news_url": f"https://blogs.nasa.gov/{event_id}/" if rng.random() < 0.2 else None,
-            "info_urls": info_urls,
-            "vid_urls": vid_urls,
-            "image": {
-                "id": image_id, "name": f"{_TYPE_NAMES[tpl.type_id]} image",
-                "image_url": image_url, "thumbnail_url": image_url.replace("_image_", "_thumb_"),
-                "credit": "NASA",
-                "license": {"id": 4, "name": "NASA Image and Media Guidelines", "priority": 0,
-                            "link": "https://www.nasa.gov/nasa-brand-center/images-and-media/"},
-                "single_use": False, "variants": [],
-            },
-            "date": date,
-            "date_precision": precision,
-            "duration": tpl.duration,
-            "updates": updates,
-            "last_updated": last_updated,
-            "agencies": [_AGENCIES[a] for a in agencies],
-            "program": list(programs),
-            "spacestations": [_ISS] if tpl.station else [],
-        }))
+        image_url = (
+            "https://thespacedevs-dev.nyc3.digitaloceanspaces.com/media/images/"
+            f"event_{tpl.type_id}_image_20240305191923.jpeg"
+        )
+        events.append(
+            normalize_event(
+                {
+                    "id": event_id,
+                    "slug": f"{_slugify(name)}-{event_id}",
+                    "name": name,
+                    "type": tpl.type_id,
+                    "description": f"{name}: a synthetic {_TYPE_NAMES[tpl.type_id]} event for "
+                    f"tminus tests.",
+                    "webcast_live": live,
+                    "location": "Mars" if "Mars" in name else tpl.location,
+                    "news_url": f"https://blogs.nasa.gov/{event_id}/"
+                    if rng.random() < 0.2
+                    else None,
+                    "info_urls": info_urls,
+                    "vid_urls": vid_urls,
+                    "image": {
+                        "id": image_id,
+                        "name": f"{_TYPE_NAMES[tpl.type_id]} image",
+                        "image_url": image_url,
+                        "thumbnail_url": image_url.replace("_image_", "_thumb_"),
+                        "credit": "NASA",
+                        "license": {
+                            "id": 4,
+                            "name": "NASA Image and Media Guidelines",
+                            "priority": 0,
+                            "link": "https://www.nasa.gov/nasa-brand-center/images-and-media/",
+                        },
+                        "single_use": False,
+                        "variants": [],
+                    },
+                    "date": date,
+                    "date_precision": precision,
+                    "duration": tpl.duration,
+                    "updates": updates,
+                    "last_updated": last_updated,
+                    "agencies": [_AGENCIES[a] for a in agencies],
+                    "program": list(programs),
+                    "spacestations": [_ISS] if tpl.station else [],
+                }
+            )
+        )
     return events
 
 
@@ -949,9 +1121,14 @@ class Fault:
     def to_json(self) -> JSONDict:
         """Describe the rule as JSON."""
         return {
-            "kind": str(self.kind), "count": self.count, "path": self.path,
-            "status": self.status, "delay": self.delay, "retry_after": self.retry_after,
-            "drop_fields": list(self.drop_fields), "fired": self.fired,
+            "kind": str(self.kind),
+            "count": self.count,
+            "path": self.path,
+            "status": self.status,
+            "delay": self.delay,
+            "retry_after": self.retry_after,
+            "drop_fields": list(self.drop_fields),
+            "fired": self.fired,
         }
 
 
@@ -974,8 +1151,7 @@ class _Storm:
             return None
         kind = self.rng.choice(self.kinds)
         status = self.rng.choice(self.statuses) if kind is FaultKind.ERROR else 503
-        return Fault(kind, count=1, status=status, delay=self.delay,
-                     retry_after=self.retry_after)
+        return Fault(kind, count=1, status=status, delay=self.delay, retry_after=self.retry_after)
 
 
 @dataclass
@@ -1001,10 +1177,16 @@ class RecordedRequest:
     def to_json(self) -> JSONDict:
         """Describe the request as JSON (``GET /_control/requests``)."""
         return {
-            "method": self.method, "path": self.path, "query": self.query,
-            "query_string": self.query_string, "headers": self.headers,
-            "status": self.status, "time": self.time.isoformat(),
-            "monotonic": self.monotonic, "ident": self.ident, "fault": self.fault,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "query_string": self.query_string,
+            "headers": self.headers,
+            "status": self.status,
+            "time": self.time.isoformat(),
+            "monotonic": self.monotonic,
+            "ident": self.ident,
+            "fault": self.fault,
             "counted": self.counted,
         }
 
@@ -1075,8 +1257,9 @@ def _match_route(path: str) -> _Route | None:
     return _Route(version, "events", scope)  # type: ignore[arg-type]
 
 
-def _json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None
-                   ) -> web.Response:
+def _json_response(
+    status: int, payload: Any, headers: Mapping[str, str] | None = None
+) -> web.Response:
     return web.Response(
         status=status,
         body=json.dumps(payload, ensure_ascii=False).encode(),
@@ -1199,8 +1382,7 @@ class LL2Emulator:
 
     def render(self, event_id: int, version: str = "2.2.0", mode: str = "normal") -> JSONDict:
         """Return the event as ``version`` would serve it."""
-        return render_event(self.events[event_id], version, base=self._base_or_local(),
-                            mode=mode)
+        return render_event(self.events[event_id], version, base=self._base_or_local(), mode=mode)
 
     def _base_or_local(self) -> str:
         return self.base_url if self._port is not None else f"http://{self.host}"
@@ -1263,8 +1445,9 @@ class LL2Emulator:
         self._stamp(event_id)
         return dict(update)
 
-    def set_webcast_live(self, event_id: int, live: bool = True, *,
-                         vid_url: str | None = None) -> JSONDict:
+    def set_webcast_live(
+        self, event_id: int, live: bool = True, *, vid_url: str | None = None
+    ) -> JSONDict:
         """Set ``webcast_live``; going live also marks one stream ``live`` (2.3.0).
 
         The stream is ``vid_url`` if given, else the best-priority one. Going off air clears
@@ -1296,19 +1479,31 @@ class LL2Emulator:
     ) -> JSONDict:
         """Add a stream to the event's ``vid_urls`` and bump ``last_updated``."""
         ev = self._get(event_id)
-        lang = next((dict(x) for x in _LANGUAGES if x["code"] == language),
-                    {"id": 99, "name": language, "code": language})
-        ev["vid_urls"].append(_norm_link({
-            "priority": priority if priority is not None
-            else 10 + len(ev["vid_urls"]),
-            "source": re.sub(r"^https?://(www\.)?([^/]+).*$", r"\2", url),
-            "publisher": publisher, "title": title or ev["name"], "url": url,
-            "type": {"id": 1, "name": "Official Webcast"}, "language": lang,
-            "start_time": start_time.isoformat() if isinstance(start_time, datetime)
-            else start_time,
-            "end_time": end_time.isoformat() if isinstance(end_time, datetime) else end_time,
-            "live": live,
-        }, video=True))
+        lang = next(
+            (dict(x) for x in _LANGUAGES if x["code"] == language),
+            {"id": 99, "name": language, "code": language},
+        )
+        ev["vid_urls"].append(
+            _norm_link(
+                {
+                    "priority": priority if priority is not None else 10 + len(ev["vid_urls"]),
+                    "source": re.sub(r"^https?://(www\.)?([^/]+).*$", r"\2", url),
+                    "publisher": publisher,
+                    "title": title or ev["name"],
+                    "url": url,
+                    "type": {"id": 1, "name": "Official Webcast"},
+                    "language": lang,
+                    "start_time": start_time.isoformat()
+                    if isinstance(start_time, datetime)
+                    else start_time,
+                    "end_time": end_time.isoformat()
+                    if isinstance(end_time, datetime)
+                    else end_time,
+                    "live": live,
+                },
+                video=True,
+            )
+        )
         self._stamp(event_id)
         return self.event(event_id)
 
@@ -1338,8 +1533,9 @@ class LL2Emulator:
         ev = normalize_event(raw)
         self.events[ev["id"]] = ev
         self._exact_updated.pop(ev["id"], None)
-        self._next_update_id = max(self._next_update_id,
-                                   1 + max((u["id"] for u in ev["updates"]), default=0))
+        self._next_update_id = max(
+            self._next_update_id, 1 + max((u["id"] for u in ev["updates"]), default=0)
+        )
         if not ev["last_updated"]:
             self._stamp(ev["id"])
         return self.event(ev["id"])
@@ -1402,8 +1598,15 @@ class LL2Emulator:
             status = 503 if status is None else status
             if not 500 <= status <= 599:
                 raise ValueError(f"error faults need a 5xx status, got {status}")
-        fault = Fault(kind, count=count, path=path, status=status or 503, delay=delay,
-                      retry_after=retry_after, drop_fields=tuple(drop_fields))
+        fault = Fault(
+            kind,
+            count=count,
+            path=path,
+            status=status or 503,
+            delay=delay,
+            retry_after=retry_after,
+            drop_fields=tuple(drop_fields),
+        )
         self._faults.append(fault)
         return fault
 
@@ -1424,8 +1627,19 @@ class LL2Emulator:
         """
         if not 0.0 <= p <= 1.0:
             raise ValueError("p must be within [0, 1]")
-        self._storm = _Storm(p, tuple(FaultKind(k) for k in kinds), random.Random(seed),
-                             tuple(statuses), delay, retry_after, path) if p > 0 else None
+        self._storm = (
+            _Storm(
+                p,
+                tuple(FaultKind(k) for k in kinds),
+                random.Random(seed),
+                tuple(statuses),
+                delay,
+                retry_after,
+                path,
+            )
+            if p > 0
+            else None
+        )
 
     def clear_faults(self) -> None:
         """Drop every queued fault rule and stop any storm."""
@@ -1534,12 +1748,13 @@ class LL2Emulator:
                 return web.Response(status=301, headers={"Location": target})
             return _json_response(404, {"detail": "Not found."})
         if request.method not in ("GET", "HEAD", "OPTIONS"):
-            return _json_response(405, {"detail": f'Method "{request.method}" not allowed.'},
-                                  {"Allow": "GET, HEAD, OPTIONS"})
-        if (api_key is not None and self.reject_unknown_keys
-                and api_key not in self.api_keys):
-            return _json_response(401, {"detail": "Invalid token."},
-                                  {"WWW-Authenticate": "Token"})
+            return _json_response(
+                405,
+                {"detail": f'Method "{request.method}" not allowed.'},
+                {"Allow": "GET, HEAD, OPTIONS"},
+            )
+        if api_key is not None and self.reject_unknown_keys and api_key not in self.api_keys:
+            return _json_response(401, {"detail": "Invalid token."}, {"WWW-Authenticate": "Token"})
         history = self._window(bucket, now)
         if route.kind != "throttle":  # /api-throttle/ is free
             if limit is not None and len(history) >= limit:
@@ -1551,8 +1766,11 @@ class LL2Emulator:
         if fault is not None:
             record.fault = str(fault.kind)
             if fault.kind is FaultKind.ERROR:
-                return web.Response(status=fault.status, content_type="text/html",
-                                    text=_ERROR_PAGES.get(fault.status, _ERROR_PAGES[500]))
+                return web.Response(
+                    status=fault.status,
+                    content_type="text/html",
+                    text=_ERROR_PAGES.get(fault.status, _ERROR_PAGES[500]),
+                )
             if fault.kind is FaultKind.THROTTLE:
                 return self._throttled(fault.retry_after)
             if fault.kind is FaultKind.SLOW:
@@ -1569,8 +1787,9 @@ class LL2Emulator:
         if fault is not None and reply.status == 200:
             if fault.kind is FaultKind.MALFORMED:
                 body = json.dumps(reply.payload, ensure_ascii=False).encode()
-                return web.Response(status=200, body=body[: max(len(body) // 2, 1)],
-                                    content_type="application/json")
+                return web.Response(
+                    status=200, body=body[: max(len(body) // 2, 1)], content_type="application/json"
+                )
             if fault.kind is FaultKind.TRUNCATED_PAGE and reply.is_page:
                 results = reply.payload["results"]
                 reply.payload["results"] = results[: len(results) // 2]
@@ -1585,11 +1804,17 @@ class LL2Emulator:
         unit = "second" if wait == 1 else "seconds"
         headers = {"Retry-After": str(wait)} if self.send_retry_after else {}
         return _json_response(
-            429, {"detail": f"Request was throttled. Expected available in {wait} {unit}."},
-            headers)
+            429, {"detail": f"Request was throttled. Expected available in {wait} {unit}."}, headers
+        )
 
-    def _throttle_body(self, route: _Route, request: web.Request, history: deque[datetime],
-                       limit: int | None, now: datetime) -> JSONDict:
+    def _throttle_body(
+        self,
+        route: _Route,
+        request: web.Request,
+        history: deque[datetime],
+        limit: int | None,
+        now: datetime,
+    ) -> JSONDict:
         body: JSONDict = {
             "your_request_limit": UNLIMITED_REPORTED_LIMIT if limit is None else limit,
             "limit_frequency_secs": LIMIT_WINDOW_SECS,
@@ -1613,23 +1838,28 @@ class LL2Emulator:
         base = str(request.url.origin())
         if route.kind == "event":
             ev = self.events.get(route.event_id or -1)
-            if ev is None or (route.scope != "all" and ev not in self._scoped(route, request,
-                                                                               now)):
+            if ev is None or (route.scope != "all" and ev not in self._scoped(route, request, now)):
                 return _Reply(404, {"detail": "Not found."})
             return _Reply(200, render_event(ev, route.version, base=base, mode=mode))
         events = self._scoped(route, request, now)
         events = self._filtered(events, request)
         events = self._ordered(events, request, route)
         limit, offset = _page_params(request, DEFAULT_LIMIT)
-        page = events[offset: offset + limit]
-        return _Reply(200, {
-            "count": len(events),
-            "next": _page_link(request, limit, offset + limit)
-            if offset + limit < len(events) else None,
-            "previous": _page_link(request, limit, max(offset - limit, 0))
-            if offset > 0 else None,
-            "results": [render_event(ev, route.version, base=base, mode=mode) for ev in page],
-        }, is_page=True)
+        page = events[offset : offset + limit]
+        return _Reply(
+            200,
+            {
+                "count": len(events),
+                "next": _page_link(request, limit, offset + limit)
+                if offset + limit < len(events)
+                else None,
+                "previous": _page_link(request, limit, max(offset - limit, 0))
+                if offset > 0
+                else None,
+                "results": [render_event(ev, route.version, base=base, mode=mode) for ev in page],
+            },
+            is_page=True,
+        )
 
     def _types_reply(self, request: web.Request) -> _Reply:
         types = [dict(t) for t in EVENT_TYPES]
@@ -1640,14 +1870,20 @@ class LL2Emulator:
         if key in ("id", "name"):
             types.sort(key=lambda t: t[key], reverse=ordering.startswith("-"))
         limit, offset = _page_params(request, CONFIG_DEFAULT_LIMIT)
-        return _Reply(200, {
-            "count": len(types),
-            "next": _page_link(request, limit, offset + limit)
-            if offset + limit < len(types) else None,
-            "previous": _page_link(request, limit, max(offset - limit, 0))
-            if offset > 0 else None,
-            "results": types[offset: offset + limit],
-        }, is_page=True)
+        return _Reply(
+            200,
+            {
+                "count": len(types),
+                "next": _page_link(request, limit, offset + limit)
+                if offset + limit < len(types)
+                else None,
+                "previous": _page_link(request, limit, max(offset - limit, 0))
+                if offset > 0
+                else None,
+                "results": types[offset : offset + limit],
+            },
+            is_page=True,
+        )
 
     def _scoped(self, route: _Route, request: web.Request, now: datetime) -> list[JSONDict]:
         events = list(self.events.values())
@@ -1729,12 +1965,18 @@ class LL2Emulator:
                 value = parse_ll2_datetime(ev["date"]) if ev["date"] else None
             if value is None:
                 return False
-            return {"ge": value >= bound, "le": value <= bound, "gt": value > bound,
-                    "lt": value < bound}[op]
+            return {
+                "ge": value >= bound,
+                "le": value <= bound,
+                "gt": value > bound,
+                "lt": value < bound,
+            }[op]
+
         return check
 
-    def _ordered(self, events: list[JSONDict], request: web.Request, route: _Route
-                 ) -> list[JSONDict]:
+    def _ordered(
+        self, events: list[JSONDict], request: web.Request, route: _Route
+    ) -> list[JSONDict]:
         default = "-date" if route.scope == "previous" else "date"
         terms = [t.strip() for t in request.query.get("ordering", "").split(",") if t.strip()]
         # DRF's OrderingFilter drops unknown fields instead of failing
@@ -1792,24 +2034,50 @@ class LL2Emulator:
             case ["events", eid, "updates"] if method == "POST":
                 if "comment" not in body:
                     raise ValueError("comment is required")
-                return _json_response(201, self.add_update(
-                    int(eid), str(body["comment"]), body.get("info_url"),
-                    body.get("created_by") or "LL2", profile_image=body.get("profile_image")))
+                return _json_response(
+                    201,
+                    self.add_update(
+                        int(eid),
+                        str(body["comment"]),
+                        body.get("info_url"),
+                        body.get("created_by") or "LL2",
+                        profile_image=body.get("profile_image"),
+                    ),
+                )
             case ["events", eid, "webcast"] if method == "POST":
-                return _json_response(200, self.set_webcast_live(
-                    int(eid), bool(body.get("live", True)), vid_url=body.get("vid_url")))
+                return _json_response(
+                    200,
+                    self.set_webcast_live(
+                        int(eid), bool(body.get("live", True)), vid_url=body.get("vid_url")
+                    ),
+                )
             case ["events", eid, "vid_urls"] if method == "POST":
                 if "url" not in body:
                     raise ValueError("url is required")
-                kwargs = {k: body[k] for k in ("priority", "start_time", "end_time", "title",
-                                                "publisher", "language", "live") if k in body}
+                kwargs = {
+                    k: body[k]
+                    for k in (
+                        "priority",
+                        "start_time",
+                        "end_time",
+                        "title",
+                        "publisher",
+                        "language",
+                        "live",
+                    )
+                    if k in body
+                }
                 return _json_response(201, self.add_vid_url(int(eid), body["url"], **kwargs))
             case ["events", eid, "date"] if method == "POST":
                 if "date" not in body:
                     raise ValueError("date is required")
                 if "date_precision" in body:
-                    return _json_response(200, self.move_date(
-                        int(eid), body["date"], date_precision=body["date_precision"]))
+                    return _json_response(
+                        200,
+                        self.move_date(
+                            int(eid), body["date"], date_precision=body["date_precision"]
+                        ),
+                    )
                 return _json_response(200, self.move_date(int(eid), body["date"]))
             case ["requests"] if method == "GET":
                 return _json_response(200, [r.to_json() for r in self._log])
@@ -1834,10 +2102,13 @@ class LL2Emulator:
                 self.clear_faults()
                 return web.Response(status=204)
             case ["limit"] if method == "GET":
-                return _json_response(200, {
-                    "requests_per_hour": self.requests_per_hour,
-                    "buckets": {b: len(self._window(b, self._now())) for b in self._history},
-                })
+                return _json_response(
+                    200,
+                    {
+                        "requests_per_hour": self.requests_per_hour,
+                        "buckets": {b: len(self._window(b, self._now())) for b in self._history},
+                    },
+                )
             case ["limit"] if method in ("POST", "PATCH"):
                 if "requests_per_hour" in body:
                     value = body["requests_per_hour"]
@@ -1849,14 +2120,14 @@ class LL2Emulator:
         return _json_response(404, {"detail": "Not found."})
 
 
-def _any_of(getter: Callable[[JSONDict], set[int]], wanted: set[int]
-            ) -> Callable[[JSONDict], bool]:
+def _any_of(getter: Callable[[JSONDict], set[int]], wanted: set[int]) -> Callable[[JSONDict], bool]:
     return lambda ev: bool(getter(ev) & wanted)
 
 
 def _date_part(attr: str) -> Callable[[JSONDict], set[int]]:
     def part(ev: JSONDict) -> set[int]:
         return {getattr(parse_ll2_datetime(ev["date"]), attr)} if ev["date"] else set()
+
     return part
 
 
@@ -1920,11 +2191,17 @@ async def serve(
 ) -> None:
     """Serve the emulator on ``host:port`` until cancelled (``events=None``: recordings)."""
     async with LL2Emulator(
-        events, clock=clock, requests_per_hour=requests_per_hour, api_keys=api_keys,
-        send_retry_after=send_retry_after, host=host, port=port,
+        events,
+        clock=clock,
+        requests_per_hour=requests_per_hour,
+        api_keys=api_keys,
+        send_retry_after=send_retry_after,
+        host=host,
+        port=port,
     ) as emu:
-        log.info("LL2 emulator serving %s (2.2.0) and %s (2.3.0)", emu.url("2.2.0"),
-                 emu.url("2.3.0"))
+        log.info(
+            "LL2 emulator serving %s (2.2.0) and %s (2.3.0)", emu.url("2.2.0"), emu.url("2.3.0")
+        )
         if on_ready is not None:
             result = on_ready(emu)
             if result is not None:
