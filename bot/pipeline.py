@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TextIO
@@ -268,12 +268,25 @@ class Pipeline:
         )
         return self.next_plan
 
+    async def _run_job(self, name: str, work: Callable[[], Awaitable[object]]) -> None:
+        """Run one job's work: log failures (the job runs again), end quietly on shutdown."""
+        try:
+            await work()
+        except asyncio.CancelledError:
+            # Shutdown cancels a job mid-flight. Its work is safe to redo (an uncommitted
+            # page is polled again, a pending delivery is resent with its nonce), so end
+            # quietly instead of letting the scheduler report a cancelled job as a failure.
+            log.info("%s interrupted by shutdown", name)
+        except Exception:
+            log.exception("%s failed; will run again", name)
+
+    async def _poll_and_deliver(self) -> None:
+        await self.poll()
+        await self.deliver()
+
     async def _poll_job(self) -> None:
         try:
-            await self.poll()
-            await self.deliver()
-        except Exception:
-            log.exception("poll job failed; will run again")
+            await self._run_job("LL2 poll", self._poll_and_deliver)
         finally:
             self._schedule_poll()
 
@@ -295,18 +308,15 @@ class Pipeline:
             self._poll_job, "date", run_date=plan.at, id="poll", replace_existing=True
         )
 
+    async def _remind(self) -> None:
+        if await asyncio.to_thread(self.syncer.enqueue_reminders):
+            await self.deliver()
+
     async def _reminder_job(self) -> None:
-        try:
-            if await asyncio.to_thread(self.syncer.enqueue_reminders):
-                await self.deliver()
-        except Exception:
-            log.exception("reminder tick failed; will run again")
+        await self._run_job("reminder tick", self._remind)
 
     async def _delivery_job(self) -> None:
-        try:
-            await self.deliver()
-        except Exception:
-            log.exception("delivery drain failed; will run again")
+        await self._run_job("delivery drain", self.deliver)
 
     def start(self, scheduler: AsyncIOScheduler) -> None:
         """Add the pipeline's jobs to a running-or-soon scheduler."""

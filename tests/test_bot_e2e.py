@@ -166,6 +166,8 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             await eventually(seeded)
             yield stack
         engine.dispose()
+        # Whatever the test did, every request the bot sent matched Discord's OpenAPI document.
+        assert [f.messages() for f in discord.validation_errors] == []
 
 
 async def test_commands_sync_with_the_design_names_options_and_descriptions(stack: Stack) -> None:
