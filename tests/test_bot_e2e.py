@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,16 +12,16 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from bot.config import Config, Secret, load_config
-from bot.discord_app import run_bot
+from bot.config import Config
 from bot.ll2.emulator import LL2Emulator
 from bot.timeutil import utcnow
 from storage import queries
 from storage.db import make_engine, session_scope
 from storage.models import DeliveryState
-from tests.discord_emulator import DiscordEmulator, Guild, Member, pointed_at
+from tests.discord_emulator import DiscordEmulator, Guild, Member
 from tests.discord_emulator import permissions as perms
 from tests.factories import make_event
+from tests.faults.bot import bot_config, eventually, running_bot
 
 pytestmark = pytest.mark.slow
 
@@ -56,15 +55,6 @@ def e2e_events() -> list[dict[str, Any]]:
             EVA, "US Spacewalk 94", type_name="EVA", date=now + timedelta(hours=6), last_updated=old
         ),
     ]
-
-
-async def eventually(predicate: Callable[[], bool], within: float = 15.0) -> None:
-    """Wait until ``predicate()`` holds (the bot polls and delivers on its own schedule)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 @dataclass
@@ -103,43 +93,6 @@ class Stack:
             and m.get("interaction") is None
             and m.get("webhook_id") is None
         ]
-
-
-def bot_config(ll2: LL2Emulator, discord: DiscordEmulator, db_url: str) -> Config:
-    """Return the config `tminus run` gets: both emulators, a fast budget, a SQLite file."""
-    config = load_config(None, env={})
-    return replace(
-        config,
-        discord=replace(
-            config.discord,
-            token=Secret(discord.token),
-            api_url=discord.api_base,
-            gateway_url=discord.gateway_url,
-        ),
-        ll2=replace(
-            config.ll2,
-            url=ll2.url("2.2.0"),
-            requests_per_hour=3600,  # polls every 2 s: the test need not wait minutes
-            min_interval=timedelta(seconds=1),
-        ),
-        storage=replace(config.storage, url=db_url),
-    )
-
-
-@contextlib.asynccontextmanager
-async def running_bot(config: Config, discord: DiscordEmulator) -> AsyncIterator[asyncio.Task[int]]:
-    """Run `run_bot(config)` (what `tminus run` runs) until the block ends."""
-    with pointed_at(discord):  # restores discord.py's endpoints afterwards
-        task = asyncio.create_task(run_bot(config))
-        try:
-            await eventually(lambda: bool(discord.synced_commands()) or task.done())
-            if task.done():
-                raise AssertionError(f"tminus run exited early with {task.result()}")
-            yield task
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 @pytest.fixture
