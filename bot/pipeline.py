@@ -17,11 +17,11 @@ from bot.alerts import ALL_KINDS
 from bot.config import Config
 from bot.delivery import ConsoleSink, DeliveryWorker, DrainReport, Sink
 from bot.ll2.client import LL2Client
-from bot.ll2.errors import LL2Error, LL2Throttled
+from bot.ll2.errors import LL2BudgetExhausted, LL2Error, LL2Throttled
 from bot.ll2.models import FINE_PRECISIONS
 from bot.schedule import PollPlan, plan_next_poll
 from bot.sync import Syncer, SyncReport
-from bot.timeutil import Clock, format_duration, parse_duration, utcnow
+from bot.timeutil import Clock, human_duration, parse_duration, utcnow
 from storage import queries
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import Subscription
@@ -212,9 +212,11 @@ class Pipeline:
                 await self.syncer.refresh_event_types()
             if self._due(upcoming_at, UPCOMING_REFRESH_EVERY):
                 await self.syncer.refresh_upcoming()
+        except LL2BudgetExhausted as exc:
+            report.throttled = exc  # our own limiter: expected, not a problem
+            log.info("%s", exc)
         except LL2Throttled as exc:
-            report.throttled = exc
-            log.warning("%s", exc)
+            report.throttled = exc  # the client has logged LL2's 429 already
         except LL2Error as exc:
             report.error = exc
             log.error("sync failed: %s", exc)
@@ -396,7 +398,8 @@ def describe_wait(exc: LL2Throttled, clock: Clock = utcnow) -> str:
     """Return the one line that says when LL2 can be asked again."""
     wait = timedelta(seconds=round(exc.retry_after))
     at = clock() + wait
+    why = "LL2 request budget spent" if isinstance(exc, LL2BudgetExhausted) else "LL2 throttled us"
     return (
-        f"LL2 budget spent or throttled: next request possible at "
-        f"{at:%Y-%m-%d %H:%M:%S} UTC (in {format_duration(wait)})"
+        f"{why}: next request possible at "
+        f"{at:%Y-%m-%d %H:%M:%S} UTC (in {human_duration(wait)})"
     )

@@ -40,6 +40,18 @@ def format_duration(delta: timedelta) -> str:
     return f"{seconds}s"
 
 
+def human_duration(delta: timedelta) -> str:
+    """Render a wait for people: ``45s``, ``12m05s``, ``1h00m``."""
+    seconds = max(0, round(delta.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
 def parse_datetime(value: str | datetime) -> datetime:
     """Parse an ISO-8601 timestamp into an aware UTC datetime (naive means UTC)."""
     parsed = value if isinstance(value, datetime) else dateparser.isoparse(value)
