@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from bot.discord_app import run_bot
 from bot.ll2.emulator import LL2Emulator
-from tests.discord_emulator import DiscordEmulator
-from tests.faults.bot import BotProcess, delivery_states, eventually, run_env
+from tests.discord_emulator import DiscordEmulator, pointed_at
+from tests.faults.bot import BotProcess, bot_config, delivery_states, eventually, run_env
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -41,3 +45,23 @@ async def test_a_rejected_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "tminus: Discord rejected the bot token (TMINUS_DISCORD_TOKEN); "
         "check it in the developer portal"
     ]
+
+
+async def test_dev_guild_ids_sync_commands_to_those_guilds_instantly(tmp_path: Path) -> None:
+    """With `discord.dev_guild_ids`, the commands go to that guild, not globally."""
+    db_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    async with LL2Emulator(requests_per_hour=None) as ll2, DiscordEmulator() as discord:
+        guild = discord.add_guild("Dev Server")
+        config = bot_config(ll2, discord, db_url)
+        config = replace(config, discord=replace(config.discord, dev_guild_ids=(guild.id,)))
+        with pointed_at(discord):
+            task = asyncio.create_task(run_bot(config))
+            try:
+                await eventually(lambda: bool(discord.synced_commands(guild.id)) or task.done())
+                names = {c["name"] for c in discord.synced_commands(guild.id)}
+                assert names == {"events", "alerts", "status"}
+                assert discord.synced_commands() == []
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
