@@ -102,12 +102,14 @@ class TMinusBot(commands.AutoShardedBot):
     ) -> None:
         """Answer every failed command: a clear ephemeral line, never a silent nothing."""
         original = getattr(error, "original", error)
+        # Errors may quote what the user typed: shown as typed, never as markdown.
         if isinstance(original, UsageError):
-            text = f"❌ {original}"
+            text = f"❌ {discord.utils.escape_markdown(str(original))}"
         elif isinstance(error, app_commands.CheckFailure):
             text = f"❌ {error}"
         elif isinstance(error, app_commands.TransformerError):
-            text = f"❌ '{error.value}' is not a valid {error.type.name.lower()} here"
+            shown = discord.utils.escape_markdown(str(error.value)[:60])
+            text = f"❌ '{shown}' is not a valid {error.type.name.lower()} here"
         else:
             log.error(
                 "command /%s failed",

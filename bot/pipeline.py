@@ -93,14 +93,13 @@ def parse_leads(text: str | None, default: Sequence[timedelta]) -> list[int]:
 
 
 def _unknown(what: str, value: str, choices: Sequence[str], extra: Sequence[str] = ()) -> str:
-    close = difflib.get_close_matches(value, [*choices, *extra], n=1, cutoff=0.6)
-    close = close or difflib.get_close_matches(
-        value.lower(), [c.lower() for c in choices], n=1, cutoff=0.6
-    )
-    hint = f" — did you mean {close[0]}?" if close else ""
+    by_lower = {c.lower(): c for c in [*choices, *extra]}
+    close = difflib.get_close_matches(value.lower(), list(by_lower), n=1, cutoff=0.6)
+    hint = f" — did you mean {by_lower[close[0]]}?" if close else ""
     if not close and len(choices) <= 12:
         hint = f" (known: {', '.join([*choices, *extra])})"
-    return f"no such {what} '{value}'{hint}"
+    shown = value if len(value) <= 60 else value[:59] + "…"
+    return f"no such {what} '{shown}'{hint}"
 
 
 def resolve_named_ids(

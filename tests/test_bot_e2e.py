@@ -401,3 +401,13 @@ async def test_type_and_subscription_options_autocomplete(stack: Stack) -> None:
     )
     choices = (await subs.response()).choices or []
     assert len(choices) == 1 and "type: Docking" in choices[0]["name"]
+
+
+async def test_error_answers_quote_user_text_as_typed_not_as_markdown(stack: Stack) -> None:
+    """A typo full of markdown is echoed escaped and shortened, with the right suggestion."""
+    reply = await stack.command("events", "next", type="**DOCKNG**" + "x" * 100)
+    assert reply.ephemeral
+    assert "\\*\\*DOCKNG\\*\\*" in (reply.content or "")
+    assert "…'" in (reply.content or "")
+    caps = await stack.command("events", "next", type="DOCKNG")
+    assert "did you mean Docking?" in (caps.content or "")
