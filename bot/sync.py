@@ -285,8 +285,7 @@ class Syncer:
         """
         report = SyncReport()
         since = (watermark or self.clock()) - self.overlap
-        skip = 0  # events at exactly ``since`` already processed (a tie group over a page)
-        seen_at_since: set[int] = set()
+        skip = 0  # items at exactly ``since`` already read (a tie group across pages)
         while True:
             filters = EventFilters(
                 last_updated_gte=since,
@@ -307,15 +306,16 @@ class Syncer:
                 watermark=newest,
                 report=report,
             )
-            if page.size < self.page_size or newest is None:
+            if page.size < self.page_size:
                 break
-            if newest == since:
-                seen_at_since.update(e.id for e in page.events)
-                skip = len(seen_at_since)
-            else:
+            if newest is not None and newest > since:
                 since = newest
-                seen_at_since = {e.id for e in page.events if e.last_updated == newest}
-                skip = len(seen_at_since)
+                skip = sum(1 for e in page.events if e.last_updated == newest)
+            else:
+                # No step forward in time (a page all at ``since``, or all malformed): step
+                # over it by offset within the tie group. Either ``since`` or ``skip`` grows
+                # every round, so the walk always ends.
+                skip += page.size
         return report
 
     async def refresh_upcoming(self) -> SyncReport:
