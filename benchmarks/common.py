@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -176,22 +176,6 @@ def postgres_base_url() -> str | None:
     finally:
         engine.dispose()
     return url
-
-
-@contextlib.contextmanager
-def postgres_schema(base: str) -> Iterator[str]:
-    """Yield a URL on a fresh schema of ``base``; drop the schema afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def ll2_json(events: Iterable[dict[str, Any]], base: str = "http://127.0.0.1") -> list[dict]:

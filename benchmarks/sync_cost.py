@@ -34,7 +34,6 @@ from benchmarks.common import (
     ll2_json,
     mark_seeded,
     postgres_base_url,
-    postgres_schema,
     store_events,
 )
 from benchmarks.store import big_store
@@ -46,6 +45,7 @@ from bot.timeutil import utcnow
 from storage import queries
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import Subscription
+from tests.pg import postgres_schema
 
 PAGE = 100
 SUBSCRIPTIONS = 100
@@ -267,7 +267,7 @@ async def run(*, quick: bool, workdir: Path) -> list[Figure]:
             )
         )
     else:
-        with postgres_schema(base) as url:
+        with postgres_schema(base, prefix="bench") as url:
             measured = await measure_backend("PostgreSQL", url, rounds=rounds)
             measured[0].note += f"; server: {postgres_version(url)}, same machine"
             figures += measured

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from bot.ll2.emulator import FakeClock
-from storage.db import make_engine, normalise_url, upgrade
+from storage.db import make_engine, upgrade
+from tests.pg import postgres_schema
 
 POSTGRES_URL = os.environ.get("TMINUS_TEST_POSTGRES_URL")
 # PostgreSQL variants run only where a server is configured (.ci/run sets the variable when
@@ -28,29 +28,15 @@ def clock() -> FakeClock:
     return FakeClock(T0)
 
 
-def _postgres_schema_url() -> Iterator[str]:
-    assert POSTGRES_URL is not None
-    base = normalise_url(POSTGRES_URL)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Yield a URL of an empty database: a SQLite file, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'tminus.db'}"
     else:
-        yield from _postgres_schema_url()
+        assert POSTGRES_URL is not None
+        with postgres_schema(POSTGRES_URL) as url:
+            yield url
 
 
 @pytest.fixture
