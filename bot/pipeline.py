@@ -398,7 +398,4 @@ def describe_wait(exc: LL2Throttled, clock: Clock = utcnow) -> str:
     wait = timedelta(seconds=round(exc.retry_after))
     at = clock() + wait
     why = "LL2 request budget spent" if isinstance(exc, LL2BudgetExhausted) else "LL2 throttled us"
-    return (
-        f"{why}: next request possible at "
-        f"{at:%Y-%m-%d %H:%M:%S} UTC (in {human_duration(wait)})"
-    )
+    return f"{why}: next request possible at {at:%Y-%m-%d %H:%M:%S} UTC (in {human_duration(wait)})"
