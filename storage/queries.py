@@ -380,7 +380,11 @@ def pause_subscriptions(
     subscription_ids: Sequence[int] = (),
     channel_id: int | None = None,
 ) -> list[int]:
-    """Pause subscriptions by id or by channel; return the ids paused."""
+    """Pause subscriptions by id or by channel; return the ids paused.
+
+    Their pending deliveries are dropped with the reason: a paused channel gets no backlog
+    when a person fixes it and subscribes again, and the outbox holds only what can go out.
+    """
     query = select(Subscription).where(col(Subscription.paused_reason).is_(None))
     if channel_id is not None:
         query = query.where(Subscription.channel_id == channel_id)
@@ -394,6 +398,15 @@ def pause_subscriptions(
         session.add(sub)
         assert sub.id is not None
         paused.append(sub.id)
+    if paused:
+        session.exec(
+            update(Delivery)
+            .where(
+                col(Delivery.subscription_id).in_(paused),
+                col(Delivery.state) == DeliveryState.PENDING.value,
+            )
+            .values(state=DeliveryState.DROPPED.value, last_error=f"subscription paused: {reason}")
+        )
     session.flush()
     return paused
 

@@ -212,3 +212,19 @@ def test_implicit_subscription_is_created_once_per_key(engine: Engine) -> None:
             session=session, implicit_key="watch:b", template=Subscription(created_at=T0)
         )
         assert first.id == again.id != other.id
+
+
+def test_pausing_drops_the_subscriptions_pending_deliveries(engine: Engine) -> None:
+    """A paused channel keeps no backlog: its pending rows are dropped with the reason."""
+    with session_scope(engine) as session:
+        a = queries.add_subscription(session=session, subscription=subscription(1, 10))
+        b = queries.add_subscription(session=session, subscription=subscription(1, 11))
+        assert a.id and b.id
+        queries.enqueue_deliveries(
+            session=session, rows=[delivery("ka", a.id), delivery("kb", b.id)]
+        )
+        queries.pause_subscriptions(session=session, reason="403 Missing Access", channel_id=10)
+    with session_scope(engine) as session:
+        (left,) = queries.due_deliveries(session=session, now=T0)
+        assert left.dedupe_key == "kb"
+        assert queries.count_deliveries(session=session, state=DeliveryState.DROPPED) == 1
