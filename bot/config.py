@@ -6,6 +6,7 @@ Every problem stops start-up with one line naming the key and where it came from
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import tomllib
@@ -306,10 +307,16 @@ def read_file(path: Path) -> dict[str, dict[str, Any]]:
 
 def _env_values(env: Mapping[str, str]) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
-    for section, key in CONVERTERS:
-        name = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
-        if name in env:
-            found[(section, key)] = env[name]
+    known = {env_name(section, key): (section, key) for section, key in CONVERTERS}
+    sections = tuple(f"{ENV_PREFIX}{section.upper()}_" for section in SECTIONS)
+    for name, value in env.items():
+        if name in known:
+            found[known[name]] = value
+        elif name.startswith(sections):
+            # A typo such as TMINUS_DISCORD_TOKN would otherwise be silently ignored.
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" — did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"unknown setting {name} (environment){hint}")
     return found
 
 

@@ -571,3 +571,14 @@ def test_huge_durations_are_refused_at_start_up(tmp_path: Path) -> None:
     """A grace of years would overflow date arithmetic later: refused with one line."""
     path = write(tmp_path, '[alerts]\ngrace = "999999999d"\n')
     assert error_of(path) == f"alerts.grace must be between 0s and 24h, got '999999999d' ({path})"
+
+
+def test_a_misspelt_environment_setting_stops_start_up_with_a_suggestion() -> None:
+    """TMINUS_DISCORD_TOKN is not silently ignored; other TMINUS_ names are left alone."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, env={"TMINUS_DISCORD_TOKN": "sekrit-token-value"})
+    assert str(caught.value) == (
+        "unknown setting TMINUS_DISCORD_TOKN (environment) — did you mean TMINUS_DISCORD_TOKEN?"
+    )
+    assert "sekrit" not in str(caught.value)
+    load_config(None, env={"TMINUS_TEST_POSTGRES_URL": "postgresql://x", "TMINUS_CRASHPOINT": ""})
