@@ -200,10 +200,13 @@ class DeliveryWorker:
 
 _TIMESTAMP = re.compile(r"<t:(-?\d+)(?::([tTdDfFR]))?>")
 _MENTION = re.compile(r"<@&?(\d+)>")
+_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+_EMPHASIS = re.compile(r"(\*\*|~~|__)(.+?)\1")
+_ESCAPED = re.compile(r"\\([\\*_~`|\[\]>])")
 
 
 def plain_text(text: str) -> str:
-    """Turn Discord markup (timestamps, mentions) into terminal text."""
+    """Turn Discord markup (timestamps, mentions, links, emphasis) into terminal text."""
 
     def stamp(match: re.Match[str]) -> str:
         when = datetime.fromtimestamp(int(match.group(1)), UTC)
@@ -216,6 +219,9 @@ def plain_text(text: str) -> str:
 
     text = _TIMESTAMP.sub(stamp, text)
     text = _MENTION.sub(lambda m: f"@role:{m.group(1)}", text)
+    text = _LINK.sub(lambda m: f"{m.group(1)} <{m.group(2)}>", text)
+    text = _EMPHASIS.sub(lambda m: m.group(2), text)
+    text = _ESCAPED.sub(lambda m: m.group(1), text)  # LL2 text escaped for Discord
     return re.sub(r"\s*\(\s*\)", "", text).replace("\u200b", "").strip()
 
 
