@@ -230,8 +230,16 @@ async def _run(handler: commands.Handler, config: Config, args: argparse.Namespa
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
+
+    def stop() -> None:
+        # Cancel until it takes: Python 3.11's asyncio.wait_for (which discord.py awaits
+        # through) can swallow a cancellation that lands as its inner await completes.
+        if not task.done():
+            task.cancel()
+            loop.call_later(10.0, stop)  # a clean close takes well under that
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, task.cancel)
+        loop.add_signal_handler(signum, stop)
     try:
         return await handler(config, args)
     except asyncio.CancelledError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +12,14 @@ import pytest
 from bot.discord_app import run_bot
 from bot.ll2.emulator import LL2Emulator
 from tests.discord_emulator import DiscordEmulator, pointed_at
-from tests.faults.bot import BotProcess, bot_config, delivery_states, eventually, run_env
+from tests.faults.bot import (
+    BotProcess,
+    bot_config,
+    delivery_states,
+    eventually,
+    run_env,
+    stop_task,
+)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -62,6 +68,4 @@ async def test_dev_guild_ids_sync_commands_to_those_guilds_instantly(tmp_path: P
                 assert names == {"events", "alerts", "status"}
                 assert discord.synced_commands() == []
             finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await stop_task(task)

@@ -15,6 +15,7 @@ import contextlib
 import os
 import signal
 import sys
+import traceback
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -92,9 +93,30 @@ async def running_bot(config: Config, discord: DiscordEmulator) -> AsyncIterator
             await eventually(lambda: bool(discord.gateway.live_sessions()))
             yield task
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
+
+
+async def stop_task(task: asyncio.Task[int], *, within: float = 30.0) -> None:
+    """Cancel the bot's task and wait for it, cancelling again if a cancel was lost.
+
+    Python 3.11's ``asyncio.wait_for`` can swallow a cancellation that lands as its inner
+    await completes (fixed in 3.12); discord.py awaits through it, so one cancel may not stop
+    the bot. A test then must not hang in teardown.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not task.done():
+        if loop.time() > deadline:
+            stack = (
+                "".join(traceback.format_stack(task.get_stack()[-1])) if task.get_stack() else ""
+            )
+            raise AssertionError(
+                f"the bot did not stop within {within}s of being cancelled; it waits at:\n{stack}"
+            )
+        task.cancel()
+        await asyncio.wait({task}, timeout=5)  # a clean close takes well under that
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def add_channel_subscriptions(
