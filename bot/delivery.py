@@ -202,6 +202,7 @@ _TIMESTAMP = re.compile(r"<t:(-?\d+)(?::([tTdDfFR]))?>")
 _MENTION = re.compile(r"<@&?(\d+)>")
 _LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 _EMPHASIS = re.compile(r"(\*\*|~~|__)(.+?)\1")
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 _ESCAPED = re.compile(r"\\([\\*_~`|\[\]>])")
 
 
@@ -233,6 +234,8 @@ def payload_text(payload: dict[str, Any]) -> str:
     for embed in message.get("embeds") or []:
         if embed.get("title"):
             lines.append(f"  {plain_text(embed['title'])}")
+        if (embed.get("author") or {}).get("name"):
+            lines.append(f"    {plain_text(embed['author']['name'])}")
         if embed.get("description"):
             for line in plain_text(embed["description"]).splitlines()[:6]:
                 lines.append(f"    {line}")
@@ -243,7 +246,8 @@ def payload_text(payload: dict[str, Any]) -> str:
         for button in row.get("components") or []:
             if button.get("url"):
                 lines.append(f"    ▶ {button.get('label', 'Watch')}: {button['url']}")
-    return "\n".join(lines)
+    # LL2 text reaches a terminal here: no control characters (escape sequences) get through.
+    return _TERMINAL_CONTROL.sub("", "\n".join(lines))
 
 
 class ConsoleSink:
