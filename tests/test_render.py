@@ -22,6 +22,7 @@ from bot.alerts import (
     update_alert,
     webcast_live_alert,
 )
+from bot.delivery import payload_text
 from bot.ll2.models import Event, parse_event, parse_events
 from bot.render import (
     BUTTON_LABEL_LIMIT,
@@ -30,7 +31,6 @@ from bot.render import (
     FIELD_VALUE_LIMIT,
     KIND_COLOURS,
     alert_json,
-    alert_text,
     check_limits,
     embed_length,
     format_event_date,
@@ -512,7 +512,7 @@ def test_any_alert_renders_within_discord_limits(alert: Alert, role: int | None)
     assert "everyone" not in message["allowed_mentions"]["parse"]
     assert message["allowed_mentions"].get("roles", []) == ([str(role)] if role else [])
     assert all(len(f["value"]) <= FIELD_VALUE_LIMIT for f in message["embeds"][0].get("fields", []))
-    text = alert_text(alert, message)
+    text = payload_text(alert_json(alert, key="k", subscription_id=None, message=message))
     assert text.startswith("[")
     json.dumps(alert_json(alert, key=alert.key(None), subscription_id=None, message=message))
 
@@ -548,7 +548,7 @@ def test_recorded_events_render_within_limits_for_every_kind(alert: Alert) -> No
     """Every recorded event renders for every alert kind within Discord's limits."""
     message = render_alert(alert, mention_role_id=42)
     assert check_limits(message) == []
-    text = alert_text(alert, message)
+    text = payload_text(alert_json(alert, key="k", subscription_id=None, message=message))
     assert "<t:" not in text
     assert "<@" not in text
     assert alert.event.name in text.splitlines()[0]
@@ -613,21 +613,23 @@ def test_alert_json_uses_null_for_a_missing_type_and_date() -> None:
     assert line["subscription"] is None
 
 
-def test_alert_text_is_plain_and_readable() -> None:
-    """alert_text names the kind, event, plain UTC date, facts and webcasts without markup."""
+def test_console_text_is_plain_and_readable() -> None:
+    """The console text names the kind, event, plain UTC date, update and webcasts, no markup."""
     event = make_event()
     alert = update_alert(event, event.updates[0])
-    text = alert_text(alert, render_alert(alert, mention_role_id=5))
-    assert text.splitlines()[0] == "[UPDATE] Soyuz MS-28 Docking (#1300)"
+    message = render_alert(alert, mention_role_id=5)
+    text = payload_text(alert_json(alert, key="k", subscription_id=None, message=message))
+    assert text.splitlines()[0] == "[update] Soyuz MS-28 Docking (#1300)"
     assert "2026-11-27 12:38 UTC" in text
-    assert "Added docking. — Cosmic_Penguin, 2025-11-19 15:17 UTC" in text
-    assert "NASA (en) https://www.youtube.com/watch?v=en" in text
+    assert "Added docking." in text and "Cosmic_Penguin" in text
+    assert "https://www.youtube.com/watch?v=en" in text
     assert not re.search(r"<t:|<@|\*\*|\x1b", text)
 
 
-def test_alert_text_strips_terminal_escapes_from_ll2_text() -> None:
+def test_console_text_strips_terminal_escapes_from_ll2_text() -> None:
     """Control characters in LL2 text (terminal escapes) never reach the terminal."""
     alert = new_event_alert(make_event(name="Evil\x1b[2J name", description="a\x07b"))
-    text = alert_text(alert, render_alert(alert))
+    message = render_alert(alert)
+    text = payload_text(alert_json(alert, key="k", subscription_id=None, message=message))
     assert "\x1b" not in text
     assert "\x07" not in text
