@@ -21,12 +21,12 @@ from typing import Any
 
 from benchmarks.common import Figure, add_subscriptions
 from bot.config import load_config
+from bot.devtools.factories import make_event
+from bot.devtools.ll2_emulator import FakeClock, LL2Emulator, format_ll2_datetime, synthetic_events
 from bot.ll2.client import LL2Client
-from bot.ll2.emulator import FakeClock, LL2Emulator, format_ll2_datetime, synthetic_events
-from bot.pipeline import Pipeline
+from bot.pipeline.runner import Pipeline
 from storage.db import make_engine, upgrade
 from storage.models import Delivery, Subscription
-from tests.factories import make_event
 
 T0 = datetime(2026, 11, 27, 0, 0, tzinfo=UTC)
 DAY = timedelta(hours=24)

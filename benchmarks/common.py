@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 
 from bot.config import load_config
-from bot.ll2.emulator import LL2Emulator, render_event
-from bot.ll2.models import parse_items
-from bot.sync import Syncer
+from bot.devtools.ll2_emulator import LL2Emulator, render_event
+from bot.ll2.parse import parse_items
+from bot.pipeline.sync import Syncer
 from storage import queries
 from storage.db import normalise_url, session_scope
 from storage.models import Subscription

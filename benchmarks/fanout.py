@@ -20,13 +20,13 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from benchmarks.common import Figure, add_subscriptions, tminus_run, wait_for
-from bot.ll2.emulator import LL2Emulator
-from bot.timeutil import utcnow
+from bot.core.timeutil import utcnow
+from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel
+from bot.devtools.factories import make_event
+from bot.devtools.ll2_emulator import LL2Emulator
 from storage import queries
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import DeliveryState, Subscription
-from tests.discord_emulator import DiscordEmulator, RateLimitModel
-from tests.factories import make_event
 
 GLOBAL_PER_SECOND = 50
 BUCKET = (5, 5.0)  # messages per seconds, per channel

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from benchmarks.common import Figure, percentile, tminus_run
 from benchmarks.store import SUBS_PER_CHANNEL, SUBS_PER_GUILD, big_store, remap_subscriptions
-from bot.ll2.emulator import LL2Emulator
-from tests.discord_emulator import DiscordEmulator, RateLimitModel
+from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel
+from bot.devtools.ll2_emulator import LL2Emulator
 
 REFERENCE_MIB = 512.0  # a small VPS / container memory limit
 DEADLINE_MS = 3000.0

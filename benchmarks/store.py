@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import bindparam, update
 
 from benchmarks.common import add_subscriptions, ll2_json, mark_seeded, store_events
-from bot.ll2.emulator import parse_ll2_datetime, synthetic_events
-from bot.timeutil import utcnow
+from bot.core.timeutil import utcnow
+from bot.devtools.ll2_emulator import parse_ll2_datetime, synthetic_events
 from storage.db import make_engine, upgrade
 from storage.models import Subscription
 

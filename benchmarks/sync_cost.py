@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import bot.ll2.client as client_module
-import bot.sync as sync_module
+import bot.pipeline.sync as sync_module
 from benchmarks.common import (
     Figure,
     ThreadedLL2,
@@ -38,14 +38,14 @@ from benchmarks.common import (
 )
 from benchmarks.store import big_store
 from bot.config import load_config
+from bot.core.timeutil import utcnow
+from bot.devtools.ll2_emulator import LL2Emulator, parse_ll2_datetime, synthetic_events
+from bot.devtools.pgschema import postgres_schema
 from bot.ll2.client import EventFilters, LL2Client
-from bot.ll2.emulator import LL2Emulator, parse_ll2_datetime, synthetic_events
-from bot.sync import Syncer
-from bot.timeutil import utcnow
+from bot.pipeline.sync import Syncer
 from storage import queries
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import Subscription
-from tests.pg import postgres_schema
 
 PAGE = 100
 SUBSCRIPTIONS = 100

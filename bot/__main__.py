@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import commands
+from bot.cli import commands
 from bot.config import Config, ConfigError, load_config
 
 log = logging.getLogger(__name__)

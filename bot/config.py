@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.timeutil import parse_duration
+from bot.core.timeutil import parse_duration
 
 log = logging.getLogger(__name__)
 

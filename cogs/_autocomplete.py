@@ -7,9 +7,9 @@ from typing import cast
 import discord
 from discord import app_commands
 
-from bot import service
-from bot.discord_app import TMinusBot
-from bot.timeutil import utcnow
+from bot.app import service
+from bot.app.client import TMinusBot
+from bot.core.timeutil import utcnow
 from storage.models import AgencyRow, EventTypeRow, ProgramRow
 
 Choices = list[app_commands.Choice[str]]

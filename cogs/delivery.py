@@ -9,9 +9,9 @@ import logging
 import discord
 from discord.ext import commands
 
-from bot.delivery import DeliveryWorker
-from bot.discord_app import TMinusBot
-from bot.discord_io import GlobalPacer, classify, message_kwargs, nonce_for
+from bot.app.client import TMinusBot
+from bot.app.sink import GlobalPacer, classify, message_kwargs, nonce_for
+from bot.pipeline.delivery import DeliveryWorker
 from storage import queries
 from storage.db import session_scope
 from storage.models import Delivery, Subscription

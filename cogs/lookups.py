@@ -8,11 +8,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import service
-from bot.discord_app import TMinusBot
-from bot.discord_io import send_payload_response
-from bot.render import render_event_list, render_event_message
-from bot.timeutil import utcnow
+from bot.app import service
+from bot.app.client import TMinusBot
+from bot.app.sink import send_payload_response
+from bot.core.timeutil import utcnow
+from bot.render.message import render_event_list, render_event_message
 from cogs import _autocomplete as autocomplete
 
 log = logging.getLogger(__name__)

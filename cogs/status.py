@@ -8,8 +8,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import service
-from bot.discord_app import TMinusBot
+from bot.app import service
+from bot.app.client import TMinusBot
 
 
 def _when(value: datetime | None) -> str:

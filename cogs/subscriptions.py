@@ -8,12 +8,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import service
-from bot.discord_app import TMinusBot
-from bot.discord_io import classify, message_kwargs
-from bot.pipeline import UsageError
-from bot.render import render_alert
-from bot.timeutil import utcnow
+from bot.app import service
+from bot.app.client import TMinusBot
+from bot.app.sink import classify, message_kwargs
+from bot.core.options import UsageError
+from bot.core.timeutil import utcnow
+from bot.render.message import render_alert
 from cogs import _autocomplete as autocomplete
 
 log = logging.getLogger(__name__)

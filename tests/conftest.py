@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.ll2.emulator import FakeClock
+from bot.devtools.ll2_emulator import FakeClock
+from bot.devtools.pgschema import postgres_schema
 from storage.db import make_engine, upgrade
-from tests.pg import postgres_schema
 
 POSTGRES_URL = os.environ.get("TMINUS_TEST_POSTGRES_URL")
 # PostgreSQL variants run only where a server is configured (.ci/run sets the variable when

@@ -2,7 +2,7 @@
 
 ``raw_events()`` draws JSON objects shaped like LL2 2.2.0 or 2.3.0 event results — optional
 fields missing or null, hostile text (huge, unicode, markdown, mentions), odd URLs, long
-lists and every ``date_precision`` — that :func:`bot.ll2.models.parse_event` always accepts.
+lists and every ``date_precision`` — that :func:`bot.core.items.parse_event` always accepts.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from bot.alerts import (
+from bot.core.alerts import (
     ALL_KINDS,
     Alert,
     AlertKind,
@@ -22,8 +22,9 @@ from bot.alerts import (
     update_alert,
     webcast_live_alert,
 )
-from bot.ll2.models import Event, EventUpdate, parse_event
-from bot.timeutil import isoformat_z
+from bot.core.items import Event, EventUpdate
+from bot.core.timeutil import isoformat_z
+from bot.ll2.parse import parse_event
 
 VERSIONS = ("2.2.0", "2.3.0")
 

@@ -6,8 +6,8 @@ import logging
 from collections import deque
 from datetime import datetime, timedelta
 
+from bot.core.timeutil import Clock, utcnow
 from bot.ll2.errors import LL2BudgetExhausted
-from bot.timeutil import Clock, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import httpx
 
 from bot.config import LL2Settings
+from bot.core.items import Event, EventType
+from bot.core.timeutil import Clock, isoformat_z, utcnow
 from bot.ll2.budget import RequestBudget
 from bot.ll2.errors import (
     LL2BadResponse,
@@ -24,8 +26,7 @@ from bot.ll2.errors import (
     LL2Throttled,
     LL2Unavailable,
 )
-from bot.ll2.models import Event, EventType, parse_event, parse_items
-from bot.timeutil import Clock, isoformat_z, utcnow
+from bot.ll2.parse import parse_event, parse_items
 
 log = logging.getLogger(__name__)
 

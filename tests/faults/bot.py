@@ -21,14 +21,14 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
+from bot.app.client import run_bot
 from bot.config import Config, Secret, load_config
-from bot.discord_app import run_bot
-from bot.ll2.emulator import LL2Emulator
-from bot.timeutil import utcnow
+from bot.core.timeutil import utcnow
+from bot.devtools.discord_emulator import DiscordEmulator, pointed_at
+from bot.devtools.ll2_emulator import LL2Emulator
 from storage import queries
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import DeliveryState, Subscription
-from tests.discord_emulator import DiscordEmulator, pointed_at
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,196 @@
+"""The Discord side of ``tminus run``: the bot object, its endpoints, and its start-up."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+from sqlalchemy import Engine
+
+from bot.config import Config, DiscordSettings, env_name
+from bot.core.options import UsageError
+from bot.ll2.client import LL2Client
+from bot.pipeline.runner import Pipeline, open_store
+from storage.db import StorageError
+
+log = logging.getLogger(__name__)
+
+# Loaded by name in setup_hook (bot/ never imports cogs/): one concern each.
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.lookups",
+    "cogs.subscriptions",
+    "cogs.delivery",
+    "cogs.status",
+)
+
+DEFAULT_API_URL = "https://discord.com/api/v10"
+DEFAULT_GATEWAY = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+
+
+def apply_endpoints(settings: DiscordSettings) -> None:
+    """Point discord.py at ``discord.api_url`` and ``discord.gateway_url`` (proxies, tests)."""
+    discord.http.Route.BASE = settings.api_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = (
+        yarl.URL(settings.gateway_url) if settings.gateway_url else DEFAULT_GATEWAY
+    )
+
+
+class TMinusBot(commands.AutoShardedBot):
+    """The tminus bot: Guilds intent only, cogs by name, the pipeline in the same loop."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        engine: Engine,
+        ll2: LL2Client,
+        pipeline: Pipeline,
+        extensions: tuple[str, ...] = EXTENSIONS,
+        start_pipeline: bool = True,
+        **options: Any,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # no privileged intents: slash commands need none
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.config = config
+        self.engine = engine
+        self.ll2 = ll2
+        self.pipeline = pipeline
+        self.initial_extensions = extensions
+        self.start_pipeline = start_pipeline
+        self.scheduler: Any = None
+        self.commands_synced = False
+
+    async def setup_hook(self) -> None:
+        """Load cogs, sync application commands and start the pipeline's jobs."""
+        gateway = self.config.discord.gateway_url
+        if gateway:
+            # AutoShardedBot asks /gateway/bot for its URL; a configured proxy wins.
+            original = self.http.get_bot_gateway
+
+            async def get_bot_gateway() -> Any:
+                shards, _url, limits = await original()
+                return shards, gateway, limits
+
+            self.http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
+        self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
+        for name in self.initial_extensions:
+            try:
+                await self.load_extension(name)
+            except commands.ExtensionError:
+                log.exception("failed to load extension %s", name)
+        await self.sync_commands()
+        if self.start_pipeline:
+            from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+            self.scheduler = AsyncIOScheduler(timezone="UTC")
+            self.pipeline.start(self.scheduler)
+            self.scheduler.start()
+
+    async def on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Answer every failed command: a clear ephemeral line, never a silent nothing."""
+        original = getattr(error, "original", error)
+        # Errors may quote what the user typed: shown as typed, never as markdown.
+        if isinstance(original, UsageError):
+            text = f"❌ {discord.utils.escape_markdown(str(original))}"
+        elif isinstance(error, app_commands.CheckFailure):
+            text = f"❌ {error}"
+        elif isinstance(error, app_commands.TransformerError):
+            shown = discord.utils.escape_markdown(str(error.value)[:60])
+            text = f"❌ '{shown}' is not a valid {error.type.name.lower()} here"
+        else:
+            log.error(
+                "command /%s failed",
+                interaction.command.qualified_name if interaction.command else "?",
+                exc_info=original,
+            )
+            text = "❌ Something went wrong on our side; it has been logged."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(
+                    text[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                )
+            else:
+                await interaction.response.send_message(
+                    text[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                )
+        except discord.HTTPException:
+            log.warning("could not tell the user about a failed command", exc_info=True)
+
+    async def sync_commands(self) -> None:
+        """Sync slash commands: instantly to ``dev_guild_ids``, else globally."""
+        try:
+            guild_ids = self.config.discord.dev_guild_ids
+            if guild_ids:
+                for guild_id in guild_ids:
+                    guild = discord.Object(id=guild_id)
+                    self.tree.copy_global_to(guild=guild)
+                    synced = await self.tree.sync(guild=guild)
+                    log.info("synced %d commands to guild %s", len(synced), guild_id)
+            else:
+                synced = await self.tree.sync()
+                log.info("synced %d global commands", len(synced))
+            self.commands_synced = True
+        except discord.HTTPException:
+            log.exception("could not sync application commands; the old ones stay")
+
+    async def close(self) -> None:
+        """Stop the jobs, then disconnect (pending deliveries stay pending)."""
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await super().close()
+
+    async def on_ready(self) -> None:
+        """Log the connection."""
+        log.info("connected as %s to %d guild(s)", self.user, len(self.guilds))
+
+
+async def run_bot(config: Config) -> int:
+    """Run the bot until stopped; return the process exit code."""
+    token = config.discord.token
+    if not token:
+        print(  # noqa: T201
+            f"tminus: no Discord bot token: set {env_name('discord', 'token')} "
+            "(or discord.token in the config file)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        engine = open_store(config.storage.url)
+    except StorageError as exc:
+        print(f"tminus: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    apply_endpoints(config.discord)
+    try:
+        async with LL2Client(config.ll2) as client:
+            pipeline = Pipeline(config=config, engine=engine, client=client, sink=None)
+            bot = TMinusBot(config=config, engine=engine, ll2=client, pipeline=pipeline)
+            async with bot:
+                try:
+                    await bot.start(token.get())
+                except discord.LoginFailure:
+                    print(  # noqa: T201
+                        "tminus: Discord rejected the bot token "
+                        f"({env_name('discord', 'token')}); check it in the developer portal",
+                        file=sys.stderr,
+                    )
+                    return 2
+                except discord.PrivilegedIntentsRequired:
+                    print("tminus: Discord refused the gateway intents", file=sys.stderr)  # noqa: T201
+                    return 2
+    finally:
+        engine.dispose()
+    return 0

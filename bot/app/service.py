@@ -1,0 +1,363 @@
+"""What slash commands ask of the core: lookups, subscriptions and status, from the store.
+
+Cogs translate Discord interactions into these calls and back; nothing here knows Discord
+objects, and nothing here talks to LL2 (invariant 7: lookups never wait on LL2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from bot.core.alerts import Alert, AlertKind, new_event_alert
+from bot.core.items import Event
+from bot.core.options import UsageError, parse_kinds, parse_leads, resolve_named_ids
+from bot.core.timeutil import format_duration
+from bot.pipeline.sync import event_from_snapshot
+from storage import queries
+from storage.db import session_scope
+from storage.models import (
+    AgencyRow,
+    DeliveryState,
+    EventTypeRow,
+    ProgramRow,
+    Subscription,
+)
+
+MAX_SUBSCRIPTIONS_PER_GUILD = 50
+MAX_CHOICES = 25  # Discord's autocomplete limit
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Resolved lookup/subscription filters (ids; empty = any)."""
+
+    type_ids: tuple[int, ...] = ()
+    agency_ids: tuple[int, ...] = ()
+    program_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Choice:
+    """An autocomplete choice: what the user sees and the value sent back."""
+
+    name: str
+    value: str
+
+
+# --- names and filters -----------------------------------------------------------------------
+
+
+def _named(engine: Engine, model: type) -> list[tuple[int, str]]:
+    with session_scope(engine) as session:
+        if model is EventTypeRow:
+            rows: Sequence[object] = queries.event_types(session=session)
+        elif model is AgencyRow:
+            rows = queries.agencies(session=session)
+        else:
+            rows = queries.programs(session=session)
+    named: list[tuple[int, str]] = []
+    for row in rows:
+        named.append((row.id, row.name))  # type: ignore[attr-defined]
+        abbrev = getattr(row, "abbrev", None)
+        if abbrev:
+            named.append((row.id, abbrev))  # type: ignore[attr-defined]
+    return named
+
+
+def resolve_filters(
+    engine: Engine, *, type: str | None, agency: str | None, program: str | None
+) -> Filters:
+    """Resolve ``type``/``agency``/``program`` options (ids or names) or raise UsageError."""
+    return Filters(
+        type_ids=tuple(_resolve(engine, EventTypeRow, type, "event type")),
+        agency_ids=tuple(_resolve(engine, AgencyRow, agency, "agency")),
+        program_ids=tuple(_resolve(engine, ProgramRow, program, "program")),
+    )
+
+
+def _resolve(engine: Engine, model: type, value: str | None, what: str) -> list[int]:
+    if value is None or not value.strip():
+        return []
+    return resolve_named_ids([value], _named(engine, model), what)
+
+
+def name_choices(engine: Engine, model: type, text: str) -> list[Choice]:
+    """Return autocomplete choices for types, agencies or programs matching ``text``."""
+    with session_scope(engine) as session:
+        rows = queries.search_names(session=session, model=model, text=text, limit=MAX_CHOICES)
+    choices = []
+    for row in rows:
+        abbrev = getattr(row, "abbrev", None)
+        label = f"{row.name} ({abbrev})" if abbrev and abbrev != row.name else row.name
+        choices.append(Choice(name=label[:100], value=str(row.id)))
+    return choices
+
+
+# --- lookups ----------------------------------------------------------------------------------
+
+
+def upcoming(engine: Engine, filters: Filters, *, now: datetime, count: int) -> list[Event]:
+    """Return the next ``count`` events matching ``filters``."""
+    if not 1 <= count <= 25:
+        raise UsageError("count must be between 1 and 25")
+    with session_scope(engine) as session:
+        rows = queries.upcoming_events(
+            session=session,
+            after=now,
+            type_ids=filters.type_ids,
+            agency_ids=filters.agency_ids,
+            program_ids=filters.program_ids,
+            limit=count,
+        )
+        return [event_from_snapshot(r.snapshot) for r in rows]
+
+
+def search(engine: Engine, query: str, *, now: datetime, limit: int = 10) -> list[Event]:
+    """Return events whose name contains ``query``, upcoming first."""
+    text = query.strip()
+    if not text:
+        raise UsageError("type part of an event's name to search for")
+    if len(text) > 100:
+        raise UsageError("a search is at most 100 characters")
+    with session_scope(engine) as session:
+        rows = queries.search_events(session=session, query=text, limit=limit, upcoming_from=now)
+        return [event_from_snapshot(r.snapshot) for r in rows]
+
+
+def find_event(engine: Engine, value: str, *, now: datetime) -> Event:
+    """Return the event named by an id (as autocomplete sends) or a name; raise UsageError."""
+    text = value.strip().lstrip("#")
+    if text.isdigit() and len(text) < 12:
+        with session_scope(engine) as session:
+            row = queries.get_event(session=session, event_id=int(text))
+            if row is not None:
+                return event_from_snapshot(row.snapshot)
+    found = search(engine, value, now=now, limit=1) if value.strip() else []
+    if not found:
+        raise UsageError(f"no event matching '{value[:100]}' in the store")
+    return found[0]
+
+
+def event_choices(engine: Engine, text: str, *, now: datetime) -> list[Choice]:
+    """Return autocomplete choices for the ``event`` option (upcoming first)."""
+    if text.strip():
+        events = search(engine, text[:100], now=now, limit=MAX_CHOICES)
+    else:
+        events = upcoming(engine, Filters(), now=now, count=MAX_CHOICES)
+    choices = []
+    for event in events:
+        when = f" · {event.date:%Y-%m-%d}" if event.date else ""
+        choices.append(Choice(name=f"{event.name}{when}"[:100], value=str(event.id)))
+    return choices
+
+
+def live(engine: Engine) -> list[Event]:
+    """Return the events whose webcast is live now."""
+    with session_scope(engine) as session:
+        return [event_from_snapshot(r.snapshot) for r in queries.live_events(session=session)]
+
+
+# --- subscriptions ----------------------------------------------------------------------------
+
+
+def add_subscription(
+    engine: Engine,
+    *,
+    guild_id: int,
+    channel_id: int,
+    filters: Filters,
+    kinds: str | None,
+    reminders: str | None,
+    mention_role_id: int | None,
+    created_by: int,
+    default_leads: Sequence[timedelta],
+    now: datetime,
+) -> Subscription:
+    """Validate and store a channel subscription; raise UsageError with what is wrong."""
+    kind_list = parse_kinds(kinds)
+    leads = parse_leads(reminders, default_leads)
+    with session_scope(engine) as session:
+        existing = queries.guild_subscriptions(session=session, guild_id=guild_id)
+        if len(existing) >= MAX_SUBSCRIPTIONS_PER_GUILD:
+            raise UsageError(
+                f"this server has {len(existing)} subscriptions, the most allowed; "
+                "remove one with /alerts remove first"
+            )
+        for sub in existing:
+            if (
+                sub.channel_id == channel_id
+                and sub.type_ids == list(filters.type_ids)
+                and sub.agency_ids == list(filters.agency_ids)
+                and sub.program_ids == list(filters.program_ids)
+                and sub.kinds == kind_list
+                and sub.paused_reason is None
+            ):
+                raise UsageError(
+                    f"<#{channel_id}> already has this subscription (#{sub.id}); "
+                    "remove it first to change its reminders or mention"
+                )
+        return queries.add_subscription(
+            session=session,
+            subscription=Subscription(
+                guild_id=guild_id,
+                channel_id=channel_id,
+                type_ids=list(filters.type_ids),
+                agency_ids=list(filters.agency_ids),
+                program_ids=list(filters.program_ids),
+                kinds=kind_list,
+                reminder_leads=leads,
+                mention_role_id=mention_role_id,
+                created_by=created_by,
+                created_at=now,
+            ),
+        )
+
+
+def parse_subscription_id(value: str) -> int:
+    """Parse the ``subscription`` option (``12`` or ``#12``) or raise UsageError."""
+    text = value.strip().lstrip("#").split(" ", 1)[0]
+    if not text.isdigit() or len(text) > 12:
+        raise UsageError(f"'{value[:50]}' is not a subscription number — see /alerts list")
+    return int(text)
+
+
+def guild_subscription(engine: Engine, guild_id: int, value: str) -> Subscription:
+    """Return this guild's subscription named by ``value``; other guilds' do not exist here."""
+    sub_id = parse_subscription_id(value)
+    with session_scope(engine) as session:
+        sub = queries.get_guild_subscription(
+            session=session, guild_id=guild_id, subscription_id=sub_id
+        )
+    if sub is None:
+        raise UsageError(f"no subscription #{sub_id} in this server — see /alerts list")
+    return sub
+
+
+def remove_subscription(engine: Engine, guild_id: int, value: str) -> Subscription:
+    """Delete this guild's subscription; return what was removed."""
+    sub = guild_subscription(engine, guild_id, value)
+    assert sub.id is not None
+    with session_scope(engine) as session:
+        queries.remove_subscription(session=session, guild_id=guild_id, subscription_id=sub.id)
+    return sub
+
+
+def guild_subscriptions(engine: Engine, guild_id: int) -> list[Subscription]:
+    """Return one guild's subscriptions."""
+    with session_scope(engine) as session:
+        return queries.guild_subscriptions(session=session, guild_id=guild_id)
+
+
+def subscription_choices(engine: Engine, guild_id: int, text: str) -> list[Choice]:
+    """Return autocomplete choices for this guild's subscriptions."""
+    names = _name_maps(engine)
+    choices = []
+    needle = text.strip().lstrip("#").lower()
+    for sub in guild_subscriptions(engine, guild_id):
+        label = f"#{sub.id} · {describe_filters(sub, names)}"
+        if needle and needle not in label.lower():
+            continue
+        choices.append(Choice(name=label[:100], value=str(sub.id)))
+    return choices[:MAX_CHOICES]
+
+
+def _name_maps(engine: Engine) -> dict[str, dict[int, str]]:
+    with session_scope(engine) as session:
+        return {
+            "type": {t.id: t.name for t in queries.event_types(session=session)},
+            "agency": {a.id: a.abbrev or a.name for a in queries.agencies(session=session)},
+            "program": {p.id: p.name for p in queries.programs(session=session)},
+        }
+
+
+def describe_filters(sub: Subscription, names: dict[str, dict[int, str]] | None = None) -> str:
+    """Return a one-line description of what a subscription listens to."""
+    names = names or {"type": {}, "agency": {}, "program": {}}
+    parts = []
+    for key, ids in (
+        ("type", sub.type_ids),
+        ("agency", sub.agency_ids),
+        ("program", sub.program_ids),
+    ):
+        if ids:
+            parts.append(f"{key}: " + ", ".join(names[key].get(i, str(i)) for i in ids))
+    return "; ".join(parts) or "all events"
+
+
+def describe_subscription(engine: Engine, sub: Subscription) -> str:
+    """Return the lines ``/alerts list`` shows for one subscription."""
+    names = _name_maps(engine)
+    kinds = ", ".join(sub.kinds) if sub.kinds else "all"
+    leads = (
+        ", ".join(format_duration(timedelta(seconds=s)) for s in sub.reminder_leads)
+        if sub.reminder_leads
+        else "none"
+    )
+    mention = f"<@&{sub.mention_role_id}>" if sub.mention_role_id else "no one"
+    lines = [
+        f"**#{sub.id}** in <#{sub.channel_id}> — {describe_filters(sub, names)}",
+        f"kinds: {kinds} · reminders: {leads} · mentions: {mention}",
+    ]
+    if sub.paused_reason:
+        lines.append(f"⏸️ paused: {sub.paused_reason}")
+    return "\n".join(lines)
+
+
+def sample_alert(engine: Engine, sub: Subscription, *, now: datetime) -> Alert:
+    """Return an alert for ``/alerts test``: the next matching event, as a new-event alert."""
+    filters = Filters(tuple(sub.type_ids), tuple(sub.agency_ids), tuple(sub.program_ids))
+    events = upcoming(engine, filters, now=now, count=1) or upcoming(
+        engine, Filters(), now=now, count=1
+    )
+    if not events:
+        raise UsageError("the store has no upcoming events yet to build a test alert from")
+    return new_event_alert(events[0])
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``/status`` shows."""
+
+    last_success_at: datetime | None
+    last_error: str | None
+    next_poll_at: datetime | None
+    budget_remaining: int
+    budget_limit: int
+    pending: int
+    failed: int
+    events: int
+    paused: list[Subscription]
+
+
+def status(
+    engine: Engine,
+    *,
+    guild_id: int | None,
+    budget_remaining: int,
+    budget_limit: int,
+    next_poll_at: datetime | None,
+) -> Status:
+    """Return the sync, budget and outbox status (paused subscriptions of this guild)."""
+    with session_scope(engine) as session:
+        state = queries.sync_state(session=session)
+        return Status(
+            last_success_at=state.last_success_at,
+            last_error=state.last_error,
+            next_poll_at=next_poll_at,
+            budget_remaining=budget_remaining,
+            budget_limit=budget_limit,
+            pending=queries.count_deliveries(session=session, state=DeliveryState.PENDING),
+            failed=queries.count_deliveries(session=session, state=DeliveryState.FAILED),
+            events=queries.count_events(session=session),
+            paused=queries.paused_subscriptions(session=session, guild_id=guild_id),
+        )
+
+
+__all__ = ["AlertKind", "Choice", "Filters", "Status", "UsageError"]

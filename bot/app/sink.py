@@ -1,0 +1,135 @@
+"""Turn rendered payloads into discord.py calls, and Discord failures into sink errors."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import discord
+
+from bot.pipeline.delivery import PermanentSinkError, TransientSinkError
+from bot.render.message import MessagePayload
+
+log = logging.getLogger(__name__)
+
+# Discord error codes that mean "this channel will not work until a person acts".
+MISSING_ACCESS = 50001
+MISSING_PERMISSIONS = 50013
+UNKNOWN_CHANNEL = 10003
+CANNOT_SEND_IN_THREAD = 50083  # archived thread
+
+
+def allowed_mentions(payload: MessagePayload | dict[str, Any]) -> discord.AllowedMentions:
+    """Return discord.py's AllowedMentions for a payload (only the listed roles can ping)."""
+    spec = payload.get("allowed_mentions") or {}
+    roles = [discord.Object(id=int(r)) for r in spec.get("roles", [])]
+    return discord.AllowedMentions(
+        everyone=False, users=False, roles=roles or False, replied_user=False
+    )
+
+
+def link_view(payload: MessagePayload | dict[str, Any]) -> discord.ui.View | None:
+    """Return a view of the payload's link buttons (webcasts), or None."""
+    buttons = [
+        component
+        for row in payload.get("components") or []
+        for component in row.get("components") or []
+        if component.get("style") == 5 and component.get("url")
+    ]
+    if not buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for button in buttons[:25]:
+        view.add_item(
+            discord.ui.Button(
+                style=discord.ButtonStyle.link, label=button.get("label"), url=button["url"]
+            )
+        )
+    return view
+
+
+def message_kwargs(payload: MessagePayload | dict[str, Any]) -> dict[str, Any]:
+    """Return keyword arguments for ``send``/``send_message`` carrying the whole payload."""
+    kwargs: dict[str, Any] = {
+        "content": payload.get("content") or None,
+        "embeds": [discord.Embed.from_dict(dict(e)) for e in payload.get("embeds") or []],
+        "allowed_mentions": allowed_mentions(payload),
+    }
+    view = link_view(payload)
+    if view is not None:
+        kwargs["view"] = view
+    return kwargs
+
+
+async def send_payload_response(
+    interaction: discord.Interaction, payload: MessagePayload, *, ephemeral: bool = False
+) -> None:
+    """Answer an interaction with a rendered payload (initial response or follow-up)."""
+    kwargs = message_kwargs(payload)
+    if interaction.response.is_done():
+        await interaction.followup.send(ephemeral=ephemeral, **kwargs)
+    else:
+        await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
+
+
+def nonce_for(dedupe_key: str) -> str:
+    """Return the Discord message nonce for a delivery (≤ 25 chars, stable across restarts)."""
+    return hashlib.sha256(dedupe_key.encode()).hexdigest()[:25]
+
+
+class GlobalPacer:
+    """Space requests to stay under Discord's global limit (discord.py does not pace it)."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        """Return when the next request may go."""
+        async with self._lock:
+            now = time.monotonic()
+            if self._next > now:
+                await asyncio.sleep(self._next - now)
+                now = self._next
+            self._next = max(now, self._next) + self.interval
+
+
+def classify(exc: BaseException, channel_id: int | None) -> Exception:
+    """Map a Discord/transport failure to a transient or permanent sink error."""
+    where = f"<#{channel_id}>" if channel_id else "the channel"
+    if isinstance(exc, discord.Forbidden):
+        if exc.code == MISSING_PERMISSIONS:
+            reason = (
+                f"Missing Permissions: the bot cannot post in {where} "
+                "(needs View Channel, Send Messages and Embed Links)"
+            )
+        elif exc.code == MISSING_ACCESS:
+            reason = f"Missing Access: the bot cannot see {where}"
+        else:
+            reason = f"Discord refused posting in {where} (403, code {exc.code})"
+        return PermanentSinkError(f"403 {exc.code}: {exc.text}", pause_reason=reason)
+    if isinstance(exc, discord.NotFound):
+        if exc.code == UNKNOWN_CHANNEL:
+            return PermanentSinkError(
+                f"404 {exc.code}: {exc.text}", pause_reason=f"channel {where} no longer exists"
+            )
+        return PermanentSinkError(f"404 {exc.code}: {exc.text}", pause_reason=f"{where} not found")
+    if isinstance(exc, discord.DiscordServerError):
+        return TransientSinkError(f"Discord {exc.status}: {exc.text}")
+    if isinstance(exc, discord.HTTPException):
+        if exc.status == 429:
+            return TransientSinkError("rate limited by Discord", retry_after=5.0)
+        if exc.code == CANNOT_SEND_IN_THREAD:
+            return PermanentSinkError(
+                f"{exc.status} {exc.code}: {exc.text}", pause_reason=f"thread {where} is archived"
+            )
+        # 400s: the payload itself; retrying will not help, pausing the channel would be wrong.
+        return PermanentSinkError(f"Discord {exc.status} {exc.code}: {exc.text}")
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ClientError | OSError):
+        return TransientSinkError(f"{type(exc).__name__}: {exc}")
+    return TransientSinkError(f"{type(exc).__name__}: {exc}")

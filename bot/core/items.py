@@ -1,0 +1,188 @@
+"""One normalised event model that reads LL2 2.1.0, 2.2.0 and 2.3.0 shapes.
+
+LL2 text is user-edited and its shapes drift between versions, so parsing is lenient about
+what is optional (missing means None, unknown keys are ignored) and strict about what tminus
+cannot work without: an event needs an integer ``id``, a ``name`` and a ``last_updated``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.core.timeutil import parse_datetime
+
+log = logging.getLogger(__name__)
+
+# ``date_precision`` names that carry a time of day good enough for sub-day reminders, and
+# those only good enough for reminders a day or more ahead (DESIGN.md invariant 5).
+FINE_PRECISIONS = frozenset({"second", "minute", "hour"})
+DAY_PRECISIONS = frozenset({"day", "morning", "afternoon"})
+
+
+# Ids are stored in 64-bit columns: anything outside is malformed, not a crash at save time.
+LL2Id = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str | datetime):
+        try:
+            return parse_datetime(value)
+        except OverflowError:
+            # e.g. 0001-01-01T00:00:00+01:00: valid ISO-8601, but before datetime.min in UTC.
+            raise ValueError(f"timestamp out of range: {value!r}") from None
+    raise ValueError(f"not a timestamp: {value!r}")
+
+
+class EventType(_Lenient):
+    """An LL2 event type (``Docking``, ``EVA``, ``Press Event`` …)."""
+
+    id: LL2Id
+    name: str
+
+
+class Agency(_Lenient):
+    """An agency taking part in an event."""
+
+    id: LL2Id
+    name: str
+    abbrev: str | None = None
+
+
+class Program(_Lenient):
+    """A program (e.g. ``International Space Station``) an event belongs to."""
+
+    id: LL2Id
+    name: str
+
+
+class DatePrecision(_Lenient):
+    """How exact an event's ``date`` is (Second … Year)."""
+
+    id: int | None = None
+    name: str
+    abbrev: str | None = None
+
+
+class EventUpdate(_Lenient):
+    """One entry of an event's ``updates`` list."""
+
+    id: LL2Id
+    comment: str | None = None
+    info_url: str | None = None
+    created_by: str | None = None
+    created_on: datetime | None = None
+    profile_image: str | None = None
+
+    _created = field_validator("created_on", mode="before")(_aware)
+
+
+class VideoLink(_Lenient):
+    """A webcast link from ``vid_urls``."""
+
+    url: str
+    priority: int | None = None
+    source: str | None = None
+    publisher: str | None = None
+    title: str | None = None
+    description: str | None = None
+    feature_image: str | None = None
+    type_name: str | None = None
+    language_name: str | None = None
+    language_code: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    live: bool | None = None
+
+    _times = field_validator("start_time", "end_time", mode="before")(_aware)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        flat = dict(data)
+        kind = data.get("type")
+        if isinstance(kind, dict):
+            flat["type_name"] = kind.get("name")
+        language = data.get("language")
+        if isinstance(language, dict):
+            flat["language_name"] = language.get("name")
+            flat["language_code"] = language.get("code")
+        return flat
+
+
+class Event(_Lenient):
+    """A spaceflight event as tminus understands it, whatever LL2 version it came from."""
+
+    id: LL2Id
+    name: str
+    slug: str | None = None
+    url: str | None = None
+    type: EventType | None = None
+    description: str | None = None
+    location: str | None = None
+    date: datetime | None = None
+    date_precision: DatePrecision | None = None
+    duration: str | None = None
+    webcast_live: bool = False
+    image_url: str | None = None
+    news_url: str | None = None
+    video_url: str | None = None
+    info_urls: tuple[str, ...] = ()
+    vid_urls: tuple[VideoLink, ...] = ()
+    updates: tuple[EventUpdate, ...] = ()
+    agencies: tuple[Agency, ...] = ()
+    programs: tuple[Program, ...] = ()
+    last_updated: datetime
+
+    _dates = field_validator("date", "last_updated", mode="before")(_aware)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError("an event must be a JSON object")
+        flat = dict(data)
+        # 2.2.0: feature_image is a URL; 2.3.0: image{image_url, …}.
+        image = data.get("image")
+        if isinstance(image, dict):
+            flat["image_url"] = image.get("image_url")
+        elif isinstance(image, str):
+            flat["image_url"] = image
+        else:
+            flat["image_url"] = data.get("feature_image") or data.get("image_url")
+        flat["programs"] = data.get("program") or data.get("programs") or ()
+        info_urls = data.get("info_urls")
+        flat["info_urls"] = tuple(
+            u if isinstance(u, str) else u.get("url")
+            for u in (info_urls if isinstance(info_urls, list | tuple) else ())
+            if isinstance(u, str) or (isinstance(u, dict) and isinstance(u.get("url"), str))
+        )
+        precision = data.get("date_precision")
+        if isinstance(precision, str):
+            flat["date_precision"] = {"name": precision}
+        for key in ("updates", "vid_urls", "agencies"):
+            if flat.get(key) is None:
+                flat[key] = ()
+        if flat.get("webcast_live") is None:
+            flat["webcast_live"] = False
+        return flat
+
+    @property
+    def precision_name(self) -> str | None:
+        """Return the lower-case precision name, or None when LL2 gave none."""
+        return self.date_precision.name.lower() if self.date_precision else None
+
+    def videos_by_priority(self) -> list[VideoLink]:
+        """Return the webcast links, best (lowest ``priority``) first."""
+        return sorted(self.vid_urls, key=lambda v: v.priority if v.priority is not None else 1_000)

@@ -1,0 +1,84 @@
+"""Parse what users type (CLI flags, slash-command options) into the core's values."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from datetime import timedelta
+
+from bot.core.alerts import ALL_KINDS
+from bot.core.timeutil import parse_duration
+
+
+class UsageError(Exception):
+    """A user-supplied value (flag or slash-command option) that cannot be used."""
+
+
+def parse_kinds(text: str | Sequence[str] | None) -> list[str]:
+    """Parse ``kinds``: a comma list of alert kinds or ``all`` (empty list = all)."""
+    if text is None:
+        return []
+    items = [p.strip().lower() for p in (text.split(",") if isinstance(text, str) else text)]
+    items = [p for p in items if p]
+    if not items or items == ["all"]:
+        return []
+    known = [k.value for k in ALL_KINDS]
+    for item in items:
+        if item not in known:
+            raise UsageError(_unknown("alert kind", item, known, extra=["all"]))
+    return sorted(set(items), key=known.index)
+
+
+def parse_leads(text: str | None, default: Sequence[timedelta]) -> list[int]:
+    """Parse ``reminders``: a comma list of leads like ``24h,1h,10m`` or ``none``."""
+    if text is None:
+        return sorted({int(d.total_seconds()) for d in default}, reverse=True)
+    if text.strip().lower() == "none":
+        return []
+    leads = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            lead = parse_duration(part)
+        except ValueError:
+            raise UsageError(
+                f"'{part}' is not a reminder lead — write leads like 24h,1h,10m or none"
+            ) from None
+        if lead <= timedelta(0) or lead > timedelta(days=14):
+            raise UsageError(f"reminder lead '{part}' must be between 1s and 14d")
+        leads.add(int(lead.total_seconds()))
+    if len(leads) > 10:
+        raise UsageError("at most 10 reminder leads")
+    return sorted(leads, reverse=True)
+
+
+def _unknown(what: str, value: str, choices: Sequence[str], extra: Sequence[str] = ()) -> str:
+    by_lower = {c.lower(): c for c in [*choices, *extra]}
+    close = difflib.get_close_matches(value.lower(), list(by_lower), n=1, cutoff=0.6)
+    hint = f" — did you mean {by_lower[close[0]]}?" if close else ""
+    if not close and len(choices) <= 12:
+        hint = f" (known: {', '.join([*choices, *extra])})"
+    shown = value if len(value) <= 60 else value[:59] + "…"
+    return f"no such {what} '{shown}'{hint}"
+
+
+def resolve_named_ids(
+    values: Sequence[str], named: Sequence[tuple[int, str]], what: str
+) -> list[int]:
+    """Resolve ids or case-insensitive names (``Docking``, ``2``) against ``named``."""
+    by_name = {name.lower(): id_ for id_, name in named}
+    ids = {id_ for id_, _ in named}
+    resolved: list[int] = []
+    for value in values:
+        text = value.strip()
+        if not text:
+            continue
+        if text.isdigit() and (int(text) in ids or not named):
+            resolved.append(int(text))
+        elif text.lower() in by_name:
+            resolved.append(by_name[text.lower()])
+        else:
+            raise UsageError(_unknown(what, text, [name for _, name in named]))
+    return sorted(set(resolved))

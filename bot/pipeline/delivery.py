@@ -1,0 +1,269 @@
+"""The outbox worker: drains pending deliveries to a sink, marking each sent only after it was.
+
+Sinks are pluggable: the console sink prints (``tminus watch``), the Discord cog posts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TextIO
+
+from sqlalchemy import Engine
+
+from bot.core.timeutil import Clock, utcnow
+from bot.pipeline.crashpoints import crashpoint
+from storage import queries
+from storage.db import session_scope
+from storage.models import Delivery, DeliveryState, Subscription
+
+log = logging.getLogger(__name__)
+
+
+class SinkError(Exception):
+    """A sink could not deliver."""
+
+
+class TransientSinkError(SinkError):
+    """Worth trying again later (rate limits, 5xx, timeouts)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentSinkError(SinkError):
+    """Will not work until a person fixes something (permissions, a deleted channel)."""
+
+    def __init__(self, message: str, *, pause_reason: str | None = None) -> None:
+        super().__init__(message)
+        self.pause_reason = pause_reason
+
+
+class Sink(Protocol):
+    """Where deliveries go."""
+
+    async def send(self, delivery: Delivery, subscription: Subscription) -> int | None:
+        """Deliver; return a message id when the destination has one."""
+        ...
+
+
+@dataclass
+class DrainReport:
+    """What one drain did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    paused: int = 0
+
+
+class DeliveryWorker:
+    """Send due deliveries of the subscriptions this worker serves."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        sink: Sink,
+        *,
+        clock: Clock = utcnow,
+        serves: Callable[[Subscription], bool] = lambda _s: True,
+        concurrency: int = 1,
+        max_attempts: int = 8,
+        backoff: timedelta = timedelta(seconds=5),
+        max_backoff: timedelta = timedelta(minutes=10),
+    ) -> None:
+        self.engine = engine
+        self.sink = sink
+        self.clock = clock
+        self.serves = serves
+        self.concurrency = max(1, concurrency)
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+
+    def _served_subscriptions(self) -> dict[int, Subscription]:
+        with session_scope(self.engine) as session:
+            subs = queries.active_subscriptions(session=session)
+        return {s.id: s for s in subs if s.id is not None and self.serves(s)}
+
+    async def drain(self, *, limit: int = 1000) -> DrainReport:
+        """Send every due delivery (up to ``limit``); one failing channel stops no other."""
+        report = DrainReport()
+        with session_scope(self.engine) as session:
+            next_due = queries.next_delivery_due(session=session)
+        if next_due is None or next_due > self.clock():
+            return report  # nothing due: skip loading every subscription
+        subs = self._served_subscriptions()
+        if not subs:
+            return report
+        with session_scope(self.engine) as session:
+            due = queries.due_deliveries(
+                session=session, now=self.clock(), limit=limit, subscription_ids=list(subs)
+            )
+        by_subscription: dict[int, list[Delivery]] = defaultdict(list)
+        for delivery in due:
+            by_subscription[delivery.subscription_id].append(delivery)
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def run(sub: Subscription, items: Sequence[Delivery]) -> None:
+            async with semaphore:
+                # One subscription's alerts go out in order; different channels in parallel.
+                for delivery in items:
+                    if not await self._deliver(delivery, sub, report):
+                        break
+
+        await asyncio.gather(*(run(subs[sid], items) for sid, items in by_subscription.items()))
+        return report
+
+    async def _deliver(self, delivery: Delivery, sub: Subscription, report: DrainReport) -> bool:
+        """Send one delivery; return False when the rest of this subscription's must wait."""
+        assert delivery.id is not None
+        try:
+            message_id = await self.sink.send(delivery, sub)
+        except TransientSinkError as exc:
+            attempts = delivery.attempts + 1
+            with session_scope(self.engine) as session:
+                if attempts >= self.max_attempts:
+                    queries.mark_final(
+                        session=session,
+                        delivery_id=delivery.id,
+                        state=DeliveryState.FAILED,
+                        error=f"gave up after {attempts} attempts: {exc}",
+                    )
+                    report.failed += 1
+                    log.error("delivery %s failed for good: %s", delivery.dedupe_key, exc)
+                    return True
+                wait = self._backoff(attempts, exc.retry_after)
+                queries.mark_retry(
+                    session=session,
+                    delivery_id=delivery.id,
+                    error=str(exc),
+                    retry_at=self.clock() + wait,
+                )
+            report.retried += 1
+            log.warning(
+                "delivery %s failed (%s); retry %d in %.0fs",
+                delivery.dedupe_key,
+                exc,
+                attempts,
+                wait.total_seconds(),
+            )
+            return False
+        except PermanentSinkError as exc:
+            with session_scope(self.engine) as session:
+                queries.mark_final(
+                    session=session,
+                    delivery_id=delivery.id,
+                    state=DeliveryState.FAILED,
+                    error=str(exc),
+                )
+                if exc.pause_reason:
+                    paused = queries.pause_subscriptions(
+                        session=session,
+                        reason=exc.pause_reason,
+                        channel_id=sub.channel_id,
+                        subscription_ids=[sub.id] if sub.id is not None else [],
+                    )
+                    report.paused += len(paused)
+                    log.warning(
+                        "paused subscriptions %s (channel %s): %s",
+                        paused,
+                        sub.channel_id,
+                        exc.pause_reason,
+                    )
+            report.failed += 1
+            return False
+        crashpoint("after_send")
+        with session_scope(self.engine) as session:
+            queries.mark_sent(
+                session=session, delivery_id=delivery.id, now=self.clock(), message_id=message_id
+            )
+        report.sent += 1
+        return True
+
+    def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
+        wait = self.backoff * (2 ** (attempts - 1))
+        if retry_after is not None:
+            wait = max(wait, timedelta(seconds=retry_after))
+        return min(wait, self.max_backoff)
+
+
+# --- the console sink ------------------------------------------------------------------------
+
+_TIMESTAMP = re.compile(r"<t:(-?\d+)(?::([tTdDfFR]))?>")
+_MENTION = re.compile(r"<@&?(\d+)>")
+_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+_EMPHASIS = re.compile(r"(\*\*|~~|__)(.+?)\1")
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+_ESCAPED = re.compile(r"\\([\\*_~`|\[\]>])")
+
+
+def plain_text(text: str) -> str:
+    """Turn Discord markup (timestamps, mentions, links, emphasis) into terminal text."""
+
+    def stamp(match: re.Match[str]) -> str:
+        when = datetime.fromtimestamp(int(match.group(1)), UTC)
+        style = match.group(2) or "f"
+        if style in "dD":
+            return when.strftime("%Y-%m-%d")
+        if style == "R":
+            return ""
+        return when.strftime("%Y-%m-%d %H:%M UTC")
+
+    text = _TIMESTAMP.sub(stamp, text)
+    text = _MENTION.sub(lambda m: f"@role:{m.group(1)}", text)
+    text = _LINK.sub(lambda m: f"{m.group(1)} <{m.group(2)}>", text)
+    text = _EMPHASIS.sub(lambda m: m.group(2), text)
+    text = _ESCAPED.sub(lambda m: m.group(1), text)  # LL2 text escaped for Discord
+    return re.sub(r"\s*\(\s*\)", "", text).replace("\u200b", "").strip()
+
+
+def payload_text(payload: dict[str, Any]) -> str:
+    """Render a stored alert (DESIGN.md's JSON object) as readable lines for a terminal."""
+    message = payload.get("message") or {}
+    event = payload.get("event") or {}
+    lines = [f"[{payload.get('kind', '?')}] {event.get('name', '?')} (#{event.get('id', '?')})"]
+    for embed in message.get("embeds") or []:
+        if embed.get("title"):
+            lines.append(f"  {plain_text(embed['title'])}")
+        if (embed.get("author") or {}).get("name"):
+            lines.append(f"    {plain_text(embed['author']['name'])}")
+        if embed.get("description"):
+            for line in plain_text(embed["description"]).splitlines()[:6]:
+                lines.append(f"    {line}")
+        for item in embed.get("fields") or []:
+            value = " ".join(plain_text(item.get("value", "")).split())
+            lines.append(f"    {plain_text(item.get('name', ''))}: {value}")
+    for row in message.get("components") or []:
+        for button in row.get("components") or []:
+            if button.get("url"):
+                lines.append(f"    ▶ {button.get('label', 'Watch')}: {button['url']}")
+    # LL2 text reaches a terminal here: no control characters (escape sequences) get through.
+    return _TERMINAL_CONTROL.sub("", "\n".join(lines))
+
+
+class ConsoleSink:
+    """Print alerts: readable text for people, or one JSON object per line for machines."""
+
+    def __init__(self, *, fmt: str = "text", stream: TextIO | None = None) -> None:
+        if fmt not in ("text", "json"):
+            raise ValueError("format must be text or json")
+        self.fmt = fmt
+        self.stream = stream or sys.stdout
+
+    async def send(self, delivery: Delivery, subscription: Subscription) -> int | None:
+        """Print one delivery."""
+        if self.fmt == "json":
+            self.stream.write(json.dumps(delivery.payload, ensure_ascii=False) + "\n")
+        else:
+            self.stream.write(payload_text(delivery.payload) + "\n\n")
+        self.stream.flush()
+        return None

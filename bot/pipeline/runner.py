@@ -1,0 +1,323 @@
+"""The alert pipeline put together: sync, reminders and delivery, once or on a schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TextIO
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Engine
+
+from bot.config import Config
+from bot.core.items import FINE_PRECISIONS
+from bot.core.options import parse_leads
+from bot.core.schedule import PollPlan, plan_next_poll
+from bot.core.timeutil import Clock, human_duration, utcnow
+from bot.ll2.client import LL2Client
+from bot.ll2.errors import LL2BudgetExhausted, LL2Error, LL2Throttled
+from bot.pipeline.delivery import ConsoleSink, DeliveryWorker, DrainReport, Sink
+from bot.pipeline.sync import Syncer, SyncReport
+from storage import queries
+from storage.db import make_engine, session_scope, upgrade
+from storage.models import Subscription
+
+log = logging.getLogger(__name__)
+
+UPCOMING_REFRESH_EVERY = timedelta(hours=6)
+TYPES_REFRESH_EVERY = timedelta(hours=24)
+REMINDER_TICK = timedelta(seconds=15)
+DELIVERY_TICK = timedelta(seconds=2)
+# Requests kept back from optional refreshes so change polls never starve.
+REFRESH_RESERVE = 3
+
+
+def open_store(url: str) -> Engine:
+    """Open the database and bring its schema up to date, saying so when it changes."""
+    engine = make_engine(url)
+    before, after = upgrade(engine)
+    if before != after:
+        log.info("storage at %s upgraded to schema %s", engine.url.render_as_string(), after)
+    return engine
+
+
+def known_types(engine: Engine) -> list[tuple[int, str]]:
+    """Return ``(id, name)`` of every stored event type."""
+    with session_scope(engine) as session:
+        return [(t.id, t.name) for t in queries.event_types(session=session)]
+
+
+# --- the cycle ------------------------------------------------------------------------------
+
+
+@dataclass
+class CycleReport:
+    """What one pass of the pipeline did."""
+
+    sync: SyncReport | None = None
+    reminders: int = 0
+    delivery: DrainReport = field(default_factory=DrainReport)
+    throttled: LL2Throttled | None = None
+    error: LL2Error | None = None
+
+
+class Pipeline:
+    """Sync + reminders + delivery around one store and one LL2 client."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        engine: Engine,
+        client: LL2Client,
+        sink: Sink | None,
+        serves: Callable[[Subscription], bool] = lambda _s: True,
+        clock: Clock = utcnow,
+        delivery_concurrency: int = 1,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.client = client
+        self.clock = clock
+        self.syncer = Syncer(client=client, engine=engine, alerts=config.alerts, clock=clock)
+        # Without a sink (the Discord bot), a delivery cog drains the outbox and is told
+        # through ``listeners`` when there is something new.
+        self.worker = (
+            DeliveryWorker(
+                engine, sink, clock=clock, serves=serves, concurrency=delivery_concurrency
+            )
+            if sink is not None
+            else None
+        )
+        self.listeners: list[Callable[[], None]] = []
+        self._last_drain = DrainReport()
+        self.last_poll: datetime | None = None
+        self.next_plan: PollPlan | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+
+    async def align_budget(self) -> None:
+        """Ask ``/api-throttle/`` (free) so the budget matches LL2's own count."""
+        try:
+            status = await self.client.throttle()
+        except LL2Error as exc:
+            log.info("could not read /api-throttle/: %s", exc)
+            return
+        with session_scope(self.engine) as session:
+            state = queries.sync_state(session=session)
+            state.budget_limit = status.limit
+            state.budget_remaining = max(0, status.limit - status.current_use)
+            state.budget_checked_at = self.clock()
+            session.add(state)
+
+    def _due(self, last: datetime | None, every: timedelta) -> bool:
+        return (
+            last is None or self.clock() - last >= every
+        ) and self.client.budget.remaining() > REFRESH_RESERVE
+
+    async def poll(self) -> CycleReport:
+        """Sync with LL2 once (plus any refresh that is due and affordable)."""
+        report = CycleReport()
+        try:
+            report.sync = await self.syncer.sync()
+            self.last_poll = self.clock()
+            with session_scope(self.engine) as session:
+                state = queries.sync_state(session=session)
+                if report.sync.seeded:
+                    state.last_upcoming_refresh_at = self.clock()
+                    session.add(state)
+                types_at, upcoming_at = state.last_types_refresh_at, state.last_upcoming_refresh_at
+            if self._due(types_at, TYPES_REFRESH_EVERY):
+                await self.syncer.refresh_event_types()
+            if self._due(upcoming_at, UPCOMING_REFRESH_EVERY):
+                await self.syncer.refresh_upcoming()
+        except LL2BudgetExhausted as exc:
+            report.throttled = exc  # our own limiter: expected, not a problem
+            log.info("%s", exc)
+        except LL2Throttled as exc:
+            report.throttled = exc  # the client has logged LL2's 429 already
+        except LL2Error as exc:
+            report.error = exc
+            log.error("sync failed: %s", exc)
+        return report
+
+    async def cycle(self) -> CycleReport:
+        """Run one full pass: align budget, sync, reminders, deliver."""
+        await self.align_budget()
+        report = await self.poll()
+        report.reminders = await asyncio.to_thread(self.syncer.enqueue_reminders)
+        await self.deliver()
+        if self.worker is not None:
+            report.delivery = self._last_drain
+        return report
+
+    async def deliver(self) -> None:
+        """Drain the outbox (console sink) or wake whoever drains it (Discord)."""
+        if self.worker is not None:
+            self._last_drain = await self.worker.drain()
+        for listener in self.listeners:
+            listener()
+
+    # --- scheduling -------------------------------------------------------------------------
+
+    def plan(self) -> PollPlan:
+        """Decide when the next poll should happen (invariant 8)."""
+        now = self.clock()
+        horizon = now + timedelta(hours=2)
+        since = now - timedelta(minutes=15)
+        with session_scope(self.engine) as session:
+            streams = queries.video_start_times(session=session, start=since, end=horizon)
+            dated = [
+                (e.id, e.date)
+                for e in queries.events_between(session=session, start=since, end=horizon)
+                # A "NET November" date is no moment: only dates good to the hour count.
+                if e.date is not None
+                and (e.date_precision is None or e.date_precision.lower() in FINE_PRECISIONS)
+            ]
+        streamed = {event_id for event_id, _ in streams}
+        moments = [t for _, t in streams] + [d for i, d in dated if i not in streamed]
+        brief = [d for i, d in dated if i in streamed]
+        self.next_plan = plan_next_poll(
+            now,
+            last_poll=self.last_poll,
+            moments=moments,
+            brief_moments=brief,
+            requests_per_hour=self.client.budget.limit,
+            min_interval=self.config.ll2.min_interval,
+            budget_available_at=self.client.budget.available_at(),
+            recent=self.client.budget.sent_times(),
+        )
+        return self.next_plan
+
+    async def _run_job(self, name: str, work: Callable[[], Awaitable[object]]) -> None:
+        """Run one job's work: log failures (the job runs again), end quietly on shutdown."""
+        try:
+            await work()
+        except asyncio.CancelledError:
+            # Shutdown cancels a job mid-flight. Its work is safe to redo (an uncommitted
+            # page is polled again, a pending delivery is resent with its nonce), so end
+            # quietly instead of letting the scheduler report a cancelled job as a failure.
+            log.info("%s interrupted by shutdown", name)
+        except Exception:
+            log.exception("%s failed; will run again", name)
+
+    async def _poll_and_deliver(self) -> None:
+        await self.poll()
+        await self.deliver()
+
+    async def _poll_job(self) -> None:
+        try:
+            await self._run_job("LL2 poll", self._poll_and_deliver)
+        finally:
+            self._schedule_poll()
+
+    def _schedule_poll(self) -> None:
+        if self._scheduler is None or not self._scheduler.running:
+            return
+        try:
+            plan = self.plan()
+        except Exception:
+            log.exception("could not plan the next poll; retrying in a minute")
+            plan = PollPlan(at=self.clock() + timedelta(minutes=1), reason="planning failed")
+        log.info(
+            "next LL2 poll %s (%s, %d requests left this hour)",
+            plan.at.strftime("%H:%M:%S"),
+            plan.reason,
+            self.client.budget.remaining(),
+        )
+        self._scheduler.add_job(
+            self._poll_job, "date", run_date=plan.at, id="poll", replace_existing=True
+        )
+
+    async def _remind(self) -> None:
+        if await asyncio.to_thread(self.syncer.enqueue_reminders):
+            await self.deliver()
+
+    async def _reminder_job(self) -> None:
+        await self._run_job("reminder tick", self._remind)
+
+    async def _delivery_job(self) -> None:
+        await self._run_job("delivery drain", self.deliver)
+
+    def start(self, scheduler: AsyncIOScheduler) -> None:
+        """Add the pipeline's jobs to a running-or-soon scheduler."""
+        self._scheduler = scheduler
+        common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
+        scheduler.add_job(self._poll_job, "date", id="poll", replace_existing=True, **common)
+        scheduler.add_job(
+            self._reminder_job,
+            "interval",
+            seconds=REMINDER_TICK.total_seconds(),
+            id="reminders",
+            **common,
+        )
+        if self.worker is not None:
+            # Retries fall due between polls; the Discord cog runs its own loop for these.
+            scheduler.add_job(
+                self._delivery_job,
+                "interval",
+                seconds=DELIVERY_TICK.total_seconds(),
+                id="delivery",
+                **common,
+            )
+
+
+def console_pipeline(
+    *,
+    config: Config,
+    engine: Engine,
+    client: LL2Client,
+    type_ids: Sequence[int] = (),
+    kinds: Sequence[str] = (),
+    fmt: str = "text",
+    stream: TextIO | None = None,
+    clock: Clock = utcnow,
+) -> Pipeline:
+    """Build the pipeline ``tminus watch`` runs: an implicit subscription and a console sink.
+
+    The subscription is keyed by its flags, so rerunning ``watch`` with the same flags picks
+    up the same outbox (and never prints an alert twice), while other flag sets get their own.
+    """
+    leads = parse_leads(None, config.alerts.reminders)
+    key = (
+        f"watch:types={','.join(map(str, sorted(type_ids)))}"
+        f":kinds={','.join(kinds)}:leads={','.join(map(str, leads))}"
+    )
+    with session_scope(engine) as session:
+        sub = queries.implicit_subscription(
+            session=session,
+            implicit_key=key,
+            template=Subscription(
+                type_ids=list(type_ids), kinds=list(kinds), reminder_leads=leads, created_at=clock()
+            ),
+        )
+        sub_id = sub.id
+    return Pipeline(
+        config=config,
+        engine=engine,
+        client=client,
+        sink=ConsoleSink(fmt=fmt, stream=stream),
+        serves=lambda s: s.id == sub_id,
+        clock=clock,
+    )
+
+
+async def run_scheduled(pipeline: Pipeline, stop: asyncio.Event) -> None:
+    """Run the pipeline on an APScheduler ``AsyncIOScheduler`` until ``stop`` is set."""
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    pipeline.start(scheduler)
+    scheduler.start()
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def describe_wait(exc: LL2Throttled, clock: Clock = utcnow) -> str:
+    """Return the one line that says when LL2 can be asked again."""
+    wait = timedelta(seconds=round(exc.retry_after))
+    at = clock() + wait
+    why = "LL2 request budget spent" if isinstance(exc, LL2BudgetExhausted) else "LL2 throttled us"
+    return f"{why}: next request possible at {at:%Y-%m-%d %H:%M:%S} UTC (in {human_duration(wait)})"

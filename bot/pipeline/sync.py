@@ -1,0 +1,400 @@
+"""Sync: pull changed events from LL2, diff them against the store, fill the outbox.
+
+Each page is one transaction: the events, their outbox rows and the watermark move together
+(invariants 1 and 2). The watermark only moves past what has been committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.config import AlertSettings
+from bot.core.alerts import Alert, AlertKind, reminder_alert
+from bot.core.changes import detect_changes, reminder_due_times, subscription_matches
+from bot.core.items import Event
+from bot.core.timeutil import Clock, utcnow
+from bot.ll2.client import MAX_LIMIT, EventFilters, LL2Client
+from bot.pipeline.crashpoints import crashpoint
+from bot.render.message import alert_json, render_alert
+from storage import queries
+from storage.db import session_scope
+from storage.models import DeliveryState, Subscription
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OVERLAP = timedelta(minutes=2)
+
+
+@dataclass
+class SyncReport:
+    """What one sync did."""
+
+    pages: int = 0
+    events: int = 0
+    rejected: int = 0
+    enqueued: int = 0
+    seeded: bool = False
+    alerts: list[str] = field(default_factory=list)
+
+
+def event_record(event: Event, raw: dict[str, Any] | None = None) -> queries.EventRecord:
+    """Turn a parsed event into the plain values the store keeps."""
+    return queries.EventRecord(
+        id=event.id,
+        name=event.name,
+        slug=event.slug,
+        type_id=event.type.id if event.type else None,
+        type_name=event.type.name if event.type else None,
+        date=event.date,
+        date_precision=event.date_precision.name if event.date_precision else None,
+        webcast_live=event.webcast_live,
+        last_updated=event.last_updated,
+        snapshot=event.model_dump(mode="json"),
+        raw=raw if raw is not None else event.model_dump(mode="json"),
+        agencies=[(a.id, a.name, a.abbrev) for a in event.agencies],
+        programs=[(p.id, p.name) for p in event.programs],
+        updates=[
+            {
+                "id": u.id,
+                "comment": u.comment,
+                "info_url": u.info_url,
+                "created_by": u.created_by,
+                "created_on": u.created_on,
+            }
+            for u in event.updates
+        ],
+        videos=[
+            {
+                "url": v.url,
+                "priority": v.priority,
+                "publisher": v.publisher,
+                "title": v.title,
+                "language_code": v.language_code,
+                "start_time": v.start_time,
+                "end_time": v.end_time,
+                "live": v.live,
+            }
+            for v in event.vid_urls
+        ],
+    )
+
+
+def event_from_snapshot(snapshot: dict[str, Any]) -> Event:
+    """Rebuild an :class:`Event` from its stored snapshot."""
+    return Event.model_validate(snapshot)
+
+
+def delivery_rows(
+    alerts: Sequence[Alert], subscriptions: Sequence[Subscription], now: datetime
+) -> list[dict[str, Any]]:
+    """Return one outbox row per (alert, matching subscription), rendered for that channel."""
+    rows: list[dict[str, Any]] = []
+    for alert in alerts:
+        rendered: dict[int | None, Any] = {}
+        for sub in subscriptions:
+            if sub.id is None or not subscription_matches(
+                kinds=sub.kinds,
+                type_ids=sub.type_ids,
+                agency_ids=sub.agency_ids,
+                program_ids=sub.program_ids,
+                alert=alert,
+            ):
+                continue
+            if (
+                alert.kind is AlertKind.REMINDER
+                and alert.lead is not None
+                and int(alert.lead.total_seconds()) not in sub.reminder_leads
+            ):
+                continue
+            role = sub.mention_role_id
+            if role not in rendered:
+                rendered[role] = render_alert(alert, mention_role_id=role)
+            key = alert.key(sub.id)
+            rows.append(
+                {
+                    "dedupe_key": key,
+                    "subscription_id": sub.id,
+                    "event_id": alert.event.id,
+                    "kind": alert.kind.value,
+                    "payload": alert_json(
+                        alert, key=key, subscription_id=sub.id, message=rendered[role]
+                    ),
+                    "state": DeliveryState.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+            )
+    return rows
+
+
+class Syncer:
+    """Keep the store in step with LL2 and turn changes into outbox rows."""
+
+    def __init__(
+        self,
+        *,
+        client: LL2Client,
+        engine: Engine,
+        alerts: AlertSettings,
+        clock: Clock = utcnow,
+        overlap: timedelta = DEFAULT_OVERLAP,
+        page_size: int = MAX_LIMIT,
+    ) -> None:
+        self.client = client
+        self.engine = engine
+        self.settings = alerts
+        self.clock = clock
+        self.overlap = overlap
+        self.page_size = page_size
+
+    # --- one transaction per page -----------------------------------------------------------
+
+    def apply_events(
+        self,
+        events: Sequence[Event],
+        raw: dict[int, dict[str, Any]] | None = None,
+        *,
+        seeding: bool,
+        watermark: datetime | None = None,
+        mark_seeded: bool = False,
+        report: SyncReport | None = None,
+    ) -> int:
+        """Store events, enqueue their alerts and move the watermark, all in one commit."""
+        now = self.clock()
+        raw = raw or {}
+        enqueued = 0
+        with session_scope(self.engine) as session:
+            stored = queries.load_snapshots(session=session, event_ids=[e.id for e in events])
+            alerts: list[Alert] = []
+            latest: dict[int, Event] = {}
+            for event in events:
+                latest[event.id] = event  # the same event twice in a page: keep the last
+            for event in latest.values():
+                before = stored.get(event.id)
+                alerts.extend(
+                    detect_changes(
+                        event_from_snapshot(before) if before else None,
+                        event,
+                        seeding=seeding,
+                        now=now,
+                        reschedule_threshold=self.settings.reschedule_threshold,
+                    )
+                )
+            queries.save_events(
+                session=session,
+                records=[event_record(e, raw.get(e.id)) for e in latest.values()],
+                now=now,
+            )
+            # Most polls produce no alert; only pages that do need the subscriptions loaded.
+            subs = queries.active_subscriptions(session=session) if alerts else []
+            enqueued = queries.enqueue_deliveries(
+                session=session, rows=delivery_rows(alerts, subs, now)
+            )
+            state = queries.sync_state(session=session)
+            if watermark is not None and (state.watermark is None or watermark > state.watermark):
+                state.watermark = watermark
+            if mark_seeded:
+                state.seeded = True
+            state.last_success_at = now
+            state.last_error = None
+            session.add(state)
+            crashpoint("before_page_commit")
+        crashpoint("after_page_commit")
+        if report is not None:
+            report.alerts.extend(a.key(None) for a in alerts)
+        if alerts:
+            log.info(
+                "%d alert(s) from %d event(s); %d deliveries enqueued",
+                len(alerts),
+                len(latest),
+                enqueued,
+            )
+        return enqueued
+
+    # --- polls ------------------------------------------------------------------------------
+
+    def _state(self) -> tuple[bool, datetime | None]:
+        with session_scope(self.engine) as session:
+            state = queries.sync_state(session=session)
+            state.last_attempt_at = self.clock()
+            session.add(state)
+            return state.seeded, state.watermark
+
+    async def sync(self) -> SyncReport:
+        """Seed the store on first run, else pull what changed since the watermark."""
+        seeded, watermark = self._state()
+        try:
+            if not seeded:
+                return await self.seed()
+            return await self.poll_changes(watermark)
+        except Exception as exc:
+            self._record_error(exc)
+            raise
+
+    def _record_error(self, exc: BaseException) -> None:
+        with session_scope(self.engine) as session:
+            state = queries.sync_state(session=session)
+            state.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            session.add(state)
+
+    async def seed(self) -> SyncReport:
+        """Fill an empty store from LL2's upcoming list, quietly (invariant 4)."""
+        report = SyncReport(seeded=True)
+        # LL2's newest change before the seed starts is where incremental polls take over:
+        # anything edited while the upcoming pages are read comes after it. (The newest
+        # change *seen* would not do: an event edited behind the pages already read could
+        # be older than one edited on a later page.)
+        latest = await self.client.events_page(EventFilters(ordering="-last_updated", limit=1))
+        start_mark = latest.events[0].last_updated if latest.events else None
+        pages = []
+        async for page in self.client.upcoming_pages(EventFilters(limit=self.page_size)):
+            pages.append(page)
+        events = [e for p in pages for e in p.events]
+        raw = {k: v for p in pages for k, v in p.raw.items()}
+        newest = start_mark or self.clock() - self.overlap
+        report.pages = len(pages)
+        report.events = len(events)
+        report.rejected = sum(len(p.rejected) for p in pages)
+        report.enqueued = await asyncio.to_thread(
+            self.apply_events,
+            events,
+            raw,
+            seeding=True,
+            watermark=newest,
+            mark_seeded=True,
+            report=report,
+        )
+        log.info("seeded the store with %d upcoming events", len(events))
+        return report
+
+    async def poll_changes(self, watermark: datetime | None) -> SyncReport:
+        """Pull every event changed since ``watermark - overlap``, page by page.
+
+        Pages are walked by keyset (``last_updated__gte`` = the newest change already
+        committed) rather than by ``next`` offsets: an event edited while we page moves to
+        the end of LL2's ordering and would shift an unseen one past an offset.
+        """
+        report = SyncReport()
+        since = (watermark or self.clock()) - self.overlap
+        skip = 0  # items at exactly ``since`` already read (a tie group across pages)
+        while True:
+            filters = EventFilters(
+                last_updated_gte=since,
+                ordering="last_updated",
+                limit=self.page_size,
+                offset=skip or None,
+            )
+            page = await self.client.events_page(filters)
+            report.pages += 1
+            report.events += len(page.events)
+            report.rejected += len(page.rejected)
+            newest = max((e.last_updated for e in page.events), default=None)
+            report.enqueued += await asyncio.to_thread(
+                self.apply_events,
+                page.events,
+                page.raw,
+                seeding=False,
+                watermark=newest,
+                report=report,
+            )
+            if page.size < self.page_size:
+                break
+            if newest is not None and newest > since:
+                since = newest
+                skip = sum(1 for e in page.events if e.last_updated == newest)
+            else:
+                # No step forward in time (a page all at ``since``, or all malformed): step
+                # over it by offset within the tie group. Either ``since`` or ``skip`` grows
+                # every round, so the walk always ends.
+                skip += page.size
+        return report
+
+    async def refresh_upcoming(self) -> SyncReport:
+        """Re-read LL2's upcoming list: catches changes that did not bump ``last_updated``."""
+        report = SyncReport()
+        async for page in self.client.upcoming_pages(EventFilters(limit=self.page_size)):
+            report.pages += 1
+            report.events += len(page.events)
+            report.enqueued += await asyncio.to_thread(
+                self.apply_events, page.events, page.raw, seeding=False, report=report
+            )
+        with session_scope(self.engine) as session:
+            state = queries.sync_state(session=session)
+            state.last_upcoming_refresh_at = self.clock()
+            session.add(state)
+        return report
+
+    async def refresh_event_types(self) -> int:
+        """Store LL2's list of event types (for autocomplete and ``--type NAME``)."""
+        types = await self.client.event_types()
+        with session_scope(self.engine) as session:
+            queries.save_event_types(session=session, types=[(t.id, t.name) for t in types])
+            state = queries.sync_state(session=session)
+            state.last_types_refresh_at = self.clock()
+            session.add(state)
+        return len(types)
+
+    # --- reminders --------------------------------------------------------------------------
+
+    def enqueue_reminders(self) -> int:
+        """Enqueue reminders that fell due since the last tick (invariant 5)."""
+        now = self.clock()
+        grace = self.settings.grace
+        with session_scope(self.engine) as session:
+            state = queries.sync_state(session=session, name="reminders")
+            last = state.watermark
+            since = min(last, now - grace) if last else now - grace
+            subs = [
+                s
+                for s in queries.active_subscriptions(session=session)
+                if s.reminder_leads and (not s.kinds or AlertKind.REMINDER.value in s.kinds)
+            ]
+            enqueued = 0
+            if subs:
+                longest = timedelta(seconds=max(max(s.reminder_leads) for s in subs))
+                enqueued = self._reminders_between(session, subs, since, now, longest)
+            state.watermark = now
+            session.add(state)
+        return enqueued
+
+    def _reminders_between(
+        self,
+        session: Session,
+        subs: list[Subscription],
+        since: datetime,
+        now: datetime,
+        longest: timedelta,
+    ) -> int:
+        grace = self.settings.grace
+        rows: list[dict[str, Any]] = []
+        dropped: list[dict[str, Any]] = []
+        # A reminder due since the last tick can belong to an event that began in between
+        # (a late tick, a lead shorter than the gap): it must still be sent or dropped.
+        for row in queries.events_between(session=session, start=since, end=now + longest):
+            event = event_from_snapshot(row.snapshot)
+            leads = {timedelta(seconds=s) for sub in subs for s in sub.reminder_leads}
+            for lead, due in reminder_due_times(event, leads):
+                if not since < due <= now:
+                    continue
+                alert = reminder_alert(event, lead)
+                matched = delivery_rows([alert], subs, now)
+                if now - due <= grace:
+                    rows.extend(matched)
+                else:
+                    for item in matched:
+                        item["state"] = DeliveryState.DROPPED.value
+                        item["last_error"] = f"missed by {now - due} (grace {grace})"
+                    dropped.extend(matched)
+        queries.enqueue_deliveries(session=session, rows=dropped)
+        for item in dropped:
+            log.warning("dropped reminder %s: %s", item["dedupe_key"], item["last_error"])
+        return queries.enqueue_deliveries(session=session, rows=rows)

@@ -1,0 +1,71 @@
+"""`tminus run` as a process: clean stops on SIGTERM/SIGINT, one line for a rejected token."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.app.client import run_bot
+from bot.devtools.discord_emulator import DiscordEmulator, pointed_at
+from bot.devtools.ll2_emulator import LL2Emulator
+from tests.faults.bot import (
+    BotProcess,
+    bot_config,
+    delivery_states,
+    eventually,
+    run_env,
+    stop_task,
+)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_signal_stops_the_bot_cleanly(tmp_path: Path, signum: signal.Signals) -> None:
+    """Connected and synced, the bot exits 0 on SIGTERM/SIGINT with no traceback."""
+    db_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    async with LL2Emulator(requests_per_hour=None) as ll2, DiscordEmulator() as discord:
+        discord.add_guild("Space Club")
+        env = run_env(discord=discord, ll2=ll2, db_url=db_url, home=tmp_path)
+        bot = await BotProcess.start(env, cwd=tmp_path, log=tmp_path / "bot.log")
+        await eventually(lambda: bool(discord.synced_commands()) or bot.returncode is not None)
+        await eventually(lambda: bool(discord.gateway.live_sessions()))
+        bot.process.send_signal(signum)
+        assert await bot.wait(timeout=20) == 0, bot.output()[-2000:]
+    assert "Traceback" not in bot.output()
+    assert delivery_states(db_url)["pending"] == 0
+
+
+async def test_a_rejected_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Discord answering 401 to the token gives one clear line, exit 2, no traceback."""
+    db_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    async with LL2Emulator(requests_per_hour=None) as ll2, DiscordEmulator() as discord:
+        env = run_env(discord=discord, ll2=ll2, db_url=db_url, home=tmp_path, token="not-the-token")
+        env["TMINUS_LOG_LEVEL"] = "ERROR"
+        bot = await BotProcess.start(env, cwd=tmp_path, log=tmp_path / "bot.log")
+        assert await bot.wait(timeout=30) == 2
+    lines = [line for line in bot.output().splitlines() if line.strip()]
+    assert lines == [
+        "tminus: Discord rejected the bot token (TMINUS_DISCORD_TOKEN); "
+        "check it in the developer portal"
+    ]
+
+
+async def test_dev_guild_ids_sync_commands_to_those_guilds_instantly(tmp_path: Path) -> None:
+    """With `discord.dev_guild_ids`, the commands go to that guild, not globally."""
+    db_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    async with LL2Emulator(requests_per_hour=None) as ll2, DiscordEmulator() as discord:
+        guild = discord.add_guild("Dev Server")
+        config = bot_config(ll2, discord, db_url)
+        config = replace(config, discord=replace(config.discord, dev_guild_ids=(guild.id,)))
+        with pointed_at(discord):
+            task = asyncio.create_task(run_bot(config))
+            try:
+                await eventually(lambda: bool(discord.synced_commands(guild.id)) or task.done())
+                names = {c["name"] for c in discord.synced_commands(guild.id)}
+                assert names == {"events", "alerts", "status"}
+                assert discord.synced_commands() == []
+            finally:
+                await stop_task(task)
