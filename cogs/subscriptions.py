@@ -176,7 +176,7 @@ class Subscriptions(commands.Cog):
         assert interaction.guild_id is not None
         sub = service.guild_subscription(self.bot.engine, interaction.guild_id, subscription)
         alert = service.sample_alert(self.bot.engine, sub, now=utcnow())
-        payload = render_alert(alert, mention_role_id=sub.mention_role_id)
+        payload = render_alert(alert, mention_role_ids=[sub.mention_role_id])
         payload["content"] = ("🧪 Test alert — " + payload["content"])[:2000]
         await interaction.response.defer(ephemeral=True, thinking=True)
         channel = self.bot.get_partial_messageable(sub.channel_id or 0, guild_id=sub.guild_id)

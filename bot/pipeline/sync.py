@@ -116,7 +116,7 @@ def delivery_rows(
                 continue
             role = sub.mention_role_id
             if role not in rendered:
-                rendered[role] = render_alert(alert, mention_role_id=role)
+                rendered[role] = render_alert(alert, mention_role_ids=[role])
             key = alert.key(sub.id)
             rows.append(
                 {

@@ -817,14 +817,14 @@ def check_limits(payload: Mapping[str, Any]) -> list[str]:
 # --- Messages ------------------------------------------------------------------------------
 
 
-def _allowed_mentions(role_id: int | None) -> AllowedMentions:
-    if role_id is None:
+def _allowed_mentions(role_ids: Sequence[int] = ()) -> AllowedMentions:
+    if not role_ids:
         return {"parse": []}
-    return {"parse": [], "roles": [str(role_id)]}
+    return {"parse": [], "roles": [str(r) for r in role_ids]}
 
 
-def _content(line: str, role_id: int | None) -> str:
-    prefix = f"<@&{role_id}> " if role_id is not None else ""
+def _content(line: str, role_ids: Sequence[int] = ()) -> str:
+    prefix = "".join(f"<@&{r}> " for r in role_ids)
     return prefix + truncate(line, CONTENT_LIMIT - len(prefix))
 
 
@@ -847,13 +847,18 @@ def _content_line(alert: Alert) -> str:
     return f"✨ New event · {name}"
 
 
-def render_alert(alert: Alert, *, mention_role_id: int | None = None) -> MessagePayload:
-    """Render an alert as the message to POST to a channel, pinging at most ``mention_role_id``."""
+def render_alert(alert: Alert, *, mention_role_ids: Iterable[int | None] = ()) -> MessagePayload:
+    """Render an alert as the message to POST to a channel, pinging only ``mention_role_ids``.
+
+    Several subscriptions of one channel may match one alert: the one message mentions the
+    union of their roles (sorted, each once), and ``allowed_mentions`` admits exactly those.
+    """
+    roles = sorted({r for r in mention_role_ids if r is not None})
     return {
-        "content": _content(_content_line(alert), mention_role_id),
+        "content": _content(_content_line(alert), roles),
         "embeds": [_alert_embed(alert)],
         "components": render_buttons(alert.event),
-        "allowed_mentions": _allowed_mentions(mention_role_id),
+        "allowed_mentions": _allowed_mentions(roles),
     }
 
 
@@ -863,7 +868,7 @@ def render_event_message(event: Event) -> MessagePayload:
         "content": "",
         "embeds": [render_event_embed(event)],
         "components": render_buttons(event),
-        "allowed_mentions": _allowed_mentions(None),
+        "allowed_mentions": _allowed_mentions(),
     }
 
 
@@ -891,7 +896,7 @@ def render_event_list(events: Sequence[Event], *, title: str) -> MessagePayload:
         "content": "",
         "embeds": [fit_embed(embed)],
         "components": [],
-        "allowed_mentions": _allowed_mentions(None),
+        "allowed_mentions": _allowed_mentions(),
     }
 
 

@@ -365,7 +365,7 @@ def render_buttons_of(event: Event) -> list[str]:
 
 def test_mention_role_leads_the_content_and_is_the_only_allowed_mention() -> None:
     """With a role, content starts with its mention and only that role may be pinged."""
-    message = render_alert(new_event_alert(make_event()), mention_role_id=1234567890)
+    message = render_alert(new_event_alert(make_event()), mention_role_ids=[1234567890])
     assert message["content"].startswith("<@&1234567890> ")
     assert message["allowed_mentions"] == {"parse": [], "roles": ["1234567890"]}
 
@@ -388,7 +388,7 @@ def test_everyone_in_ll2_text_cannot_ping() -> None:
         vid_urls=[{"url": "https://a.example/", "publisher": "@here", "title": hostile}],
     )
     for alert in all_alerts(event):
-        message = render_alert(alert, mention_role_id=99)
+        message = render_alert(alert, mention_role_ids=[99])
         assert message["allowed_mentions"] == {"parse": [], "roles": ["99"]}
         rendered = texts_of(message)
         for needle in ("@everyone", "@here", "<@&123>", "<@456>"):
@@ -412,7 +412,7 @@ def test_huge_description_and_30_agencies_stay_within_every_limit() -> None:
         updates=[{"id": 1, "comment": "c" * 10_000, "created_by": "b" * 1000}],
     )
     for alert in all_alerts(event):
-        message = render_alert(alert, mention_role_id=1)
+        message = render_alert(alert, mention_role_ids=[1])
         assert check_limits(message) == [], alert.kind
         embed = message["embeds"][0]
         assert embed["description"].endswith("…")
@@ -508,7 +508,7 @@ def test_empty_event_list_says_so() -> None:
 @given(alert=alerts(), role=st.one_of(st.none(), st.integers(min_value=1, max_value=2**63 - 1)))
 def test_any_alert_renders_within_discord_limits(alert: Alert, role: int | None) -> None:
     """Rendering a random alert never raises and always passes check_limits, pinging no one else."""
-    message = render_alert(alert, mention_role_id=role)
+    message = render_alert(alert, mention_role_ids=[role])
     assert check_limits(message) == []
     assert "everyone" not in message["allowed_mentions"]["parse"]
     assert message["allowed_mentions"].get("roles", []) == ([str(role)] if role else [])
@@ -547,7 +547,7 @@ def test_fixtures_hold_every_recorded_event() -> None:
 )
 def test_recorded_events_render_within_limits_for_every_kind(alert: Alert) -> None:
     """Every recorded event renders for every alert kind within Discord's limits."""
-    message = render_alert(alert, mention_role_id=42)
+    message = render_alert(alert, mention_role_ids=[42])
     assert check_limits(message) == []
     text = payload_text(alert_json(alert, key="k", subscription_id=None, message=message))
     assert "<t:" not in text
@@ -586,7 +586,7 @@ def test_recorded_coarse_precisions_render_without_a_fake_time() -> None:
 def test_alert_json_has_exactly_the_design_keys() -> None:
     """alert_json emits DESIGN.md's alert line: kind, key, event{…}, subscription, message."""
     alert = reminder_alert(make_event(), timedelta(hours=1))
-    message = render_alert(alert, mention_role_id=7)
+    message = render_alert(alert, mention_role_ids=[7])
     line = alert_json(alert, key=alert.key(3), subscription_id=3, message=message)
     assert set(line) == {"kind", "key", "event", "subscription", "message"}
     assert set(line["event"]) == {"id", "name", "slug", "type", "date"}
@@ -618,7 +618,7 @@ def test_console_text_is_plain_and_readable() -> None:
     """The console text names the kind, event, plain UTC date, update and webcasts, no markup."""
     event = make_event()
     alert = update_alert(event, event.updates[0])
-    message = render_alert(alert, mention_role_id=5)
+    message = render_alert(alert, mention_role_ids=[5])
     text = payload_text(alert_json(alert, key="k", subscription_id=None, message=message))
     assert text.splitlines()[0] == "[update] Soyuz MS-28 Docking (#1300)"
     assert "2026-11-27 12:38 UTC" in text
