@@ -64,6 +64,11 @@ def _unknown(what: str, value: str, choices: Sequence[str], extra: Sequence[str]
     return f"no such {what} '{shown}'{hint}"
 
 
+def is_id(text: str) -> bool:
+    """Return whether ``text`` is a plain decimal id (``str.isdigit`` also admits ``²``)."""
+    return text.isascii() and text.isdigit()
+
+
 def resolve_named_ids(
     values: Sequence[str], named: Sequence[tuple[int, str]], what: str
 ) -> list[int]:
@@ -75,7 +80,7 @@ def resolve_named_ids(
         text = value.strip()
         if not text:
             continue
-        if text.isdigit() and (int(text) in ids or not named):
+        if is_id(text) and (int(text) in ids or not named):
             resolved.append(int(text))
         elif text.lower() in by_name:
             resolved.append(by_name[text.lower()])
