@@ -34,10 +34,24 @@ class Alert:
     previous_date: datetime | None = None  # for RESCHEDULED
     lead: timedelta | None = None  # for REMINDER
 
-    def key(self, subscription_id: int | None) -> str:
-        """Return the dedupe key: subscription, event, kind and discriminator."""
-        owner = "console" if subscription_id is None else str(subscription_id)
-        return f"{owner}:{self.event.id}:{self.kind.value}:{self.discriminator}"
+    @property
+    def feed(self) -> str:
+        """Return the feed of the item this alert is about (``events``, later ``launches``)."""
+        return self.event.feed
+
+    @property
+    def item_id(self) -> str:
+        """Return the id of the item this alert is about, as a string."""
+        return self.event.item_id
+
+    def key(self, destination: str | None = None) -> str:
+        """Return the dedupe key: destination, feed, item id, kind and discriminator.
+
+        ``destination`` is ``channel:<channel id>`` (one message per channel per alert, however
+        many of its subscriptions match) or ``console:<subscription id>``; None is the console.
+        """
+        owner = destination or "console"
+        return f"{owner}:{self.feed}:{self.item_id}:{self.kind.value}:{self.discriminator}"
 
 
 def update_alert(event: Event, update: EventUpdate) -> Alert:

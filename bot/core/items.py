@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -124,6 +124,9 @@ class VideoLink(_Lenient):
 class Event(_Lenient):
     """A spaceflight event as tminus understands it, whatever LL2 version it came from."""
 
+    # The store keys alerts and watermarks by (feed, string id): launches (UUIDs) join later.
+    feed: ClassVar[str] = "events"
+
     id: LL2Id
     name: str
     slug: str | None = None
@@ -177,6 +180,11 @@ class Event(_Lenient):
         if flat.get("webcast_live") is None:
             flat["webcast_live"] = False
         return flat
+
+    @property
+    def item_id(self) -> str:
+        """Return the id as the store keys items of every feed: a string."""
+        return str(self.id)
 
     @property
     def precision_name(self) -> str | None:
