@@ -1,11 +1,17 @@
 """Typed configuration: TOML file < ``TMINUS_<SECTION>_<KEY>`` env < CLI flags.
 
+Each key is declared once, as a field of its section's dataclass made with :func:`setting`:
+type, default, converter, bounds, CLI flag, whether it is a secret, and a one-line doc. The
+checks, env names, "unknown key" errors, the misspelt-variable suggestion and the test of
+``config.example.toml`` all come from those declarations (:data:`SETTINGS`).
+
 Every problem stops start-up with one line naming the key and where it came from, e.g.
 ``ll2.requests_per_hour must be > 0 (config.toml)``. Secrets never appear in reprs or errors.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 import os
@@ -14,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from bot.core.timeutil import parse_duration
@@ -24,6 +30,8 @@ log = logging.getLogger(__name__)
 DEFAULT_CONFIG_PATH = Path("config.toml")
 ENV_PREFIX = "TMINUS_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+T = TypeVar("T")
 
 
 class ConfigError(Exception):
@@ -55,75 +63,6 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
-
-
-@dataclass(frozen=True)
-class DiscordSettings:
-    """``[discord]``: the bot's token and where discord.py connects."""
-
-    token: Secret | None = None
-    api_url: str = "https://discord.com/api/v10"
-    gateway_url: str | None = None
-    dev_guild_ids: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class LL2Settings:
-    """``[ll2]``: the Launch Library 2 endpoint and its request budget."""
-
-    url: str = "https://ll.thespacedevs.com/2.2.0"
-    api_key: Secret | None = None
-    requests_per_hour: int = 15
-    min_interval: timedelta = timedelta(seconds=30)
-    user_agent: str = "tminus/0.1 (Discord spaceflight alert bot)"
-
-
-@dataclass(frozen=True)
-class StorageSettings:
-    """``[storage]``: the SQLAlchemy database URL."""
-
-    url: str = "sqlite:///tminus.db"
-
-
-@dataclass(frozen=True)
-class AlertSettings:
-    """``[alerts]``: default reminder leads and alert thresholds."""
-
-    reminders: tuple[timedelta, ...] = (
-        timedelta(hours=24),
-        timedelta(hours=1),
-        timedelta(minutes=10),
-    )
-    grace: timedelta = timedelta(minutes=5)
-    reschedule_threshold: timedelta = timedelta(minutes=5)
-
-
-@dataclass(frozen=True)
-class LogSettings:
-    """``[log]``: logging verbosity."""
-
-    level: str = "INFO"
-
-
-@dataclass(frozen=True)
-class Config:
-    """All of tminus's settings, resolved and checked."""
-
-    discord: DiscordSettings = field(default_factory=DiscordSettings)
-    ll2: LL2Settings = field(default_factory=LL2Settings)
-    storage: StorageSettings = field(default_factory=StorageSettings)
-    alerts: AlertSettings = field(default_factory=AlertSettings)
-    log: LogSettings = field(default_factory=LogSettings)
-    source: str = "defaults"
-
-
-SECTIONS: dict[str, type] = {
-    "discord": DiscordSettings,
-    "ll2": LL2Settings,
-    "storage": StorageSettings,
-    "alerts": AlertSettings,
-    "log": LogSettings,
-}
 
 
 # --- value conversion -----------------------------------------------------------------------
@@ -192,7 +131,7 @@ def _as_http_url(value: Any) -> str:
     return text
 
 
-def _as_gateway_url(value: Any) -> str:
+def _as_gateway_url(value: Any) -> str | None:
     text = _as_str(value).strip().rstrip("/")
     parts = urlsplit(text)
     if parts.scheme not in ("ws", "wss", "http", "https") or not parts.netloc:
@@ -214,64 +153,240 @@ def _as_level(value: Any) -> str:
     return text
 
 
-CONVERTERS: dict[tuple[str, str], Callable[[Any], Any]] = {
-    ("discord", "token"): _as_secret,
-    ("discord", "api_url"): _as_http_url,
-    ("discord", "gateway_url"): _as_gateway_url,
-    ("discord", "dev_guild_ids"): _as_ids,
-    ("ll2", "url"): _as_http_url,
-    ("ll2", "api_key"): _as_secret,
-    ("ll2", "requests_per_hour"): _as_int,
-    ("ll2", "min_interval"): _as_duration,
-    ("ll2", "user_agent"): _as_str,
-    ("storage", "url"): _as_db_url,
-    ("alerts", "reminders"): _as_durations,
-    ("alerts", "grace"): _as_duration,
-    ("alerts", "reschedule_threshold"): _as_duration,
-    ("log", "level"): _as_level,
+def _bound(text: str | int) -> int | timedelta:
+    # Bounds are written as a user would write the value: 5, "30s", "14d".
+    return text if isinstance(text, int) else parse_duration(text)
+
+
+# --- the declarations -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One config key as declared: everything tminus knows about it."""
+
+    section: str
+    key: str
+    default: Any
+    convert: Callable[[Any], Any]
+    doc: str
+    secret: bool = False
+    flag: str | None = None
+    above: int | None = None
+    between: tuple[str | int, str | int] | None = None
+
+    @property
+    def name(self) -> str:
+        """Return the dotted name users see in errors, e.g. ``ll2.url``."""
+        return f"{self.section}.{self.key}"
+
+    @property
+    def env(self) -> str:
+        """Return the environment variable that sets this key."""
+        return env_name(self.section, self.key)
+
+    def problem(self, value: Any) -> str | None:
+        """Return what is wrong with a converted value (out of bounds), or None."""
+        if self.above is not None and not value > self.above:
+            return f"must be > {self.above}"
+        if self.between is None:
+            return None
+        low, high = (_bound(b) for b in self.between)
+        if isinstance(value, tuple):
+            if all(low <= item <= high for item in value):
+                return None
+            return (
+                f"must be durations between {self.between[0]} and {self.between[1]}, "
+                "like 24h, 1h, 10m"
+            )
+        if low <= value <= high:
+            return None
+        return f"must be between {self.between[0]} and {self.between[1]}"
+
+
+def setting(
+    default: T,
+    convert: Callable[[Any], T],
+    *,
+    doc: str,
+    secret: bool = False,
+    flag: str | None = None,
+    above: int | None = None,
+    between: tuple[str | int, str | int] | None = None,
+) -> T:
+    """Declare a key as a dataclass field (its section and name come from where it sits)."""
+    spec = {
+        "convert": convert,
+        "doc": doc,
+        "secret": secret,
+        "flag": flag,
+        "above": above,
+        "between": between,
+    }
+    # The dataclass machinery sees a Field; type checkers see a default of type T.
+    return field(default=default, metadata={"setting": spec})
+
+
+@dataclass(frozen=True)
+class DiscordSettings:
+    """``[discord]``: the bot's token and where discord.py connects."""
+
+    token: Secret | None = setting(
+        None,
+        _as_secret,
+        secret=True,
+        doc="The bot token from the Discord developer portal (`tminus run` needs it).",
+    )
+    api_url: str = setting(
+        "https://discord.com/api/v10",
+        _as_http_url,
+        doc="Discord's REST base; point it at a REST proxy (or the test emulator) if you use one.",
+    )
+    gateway_url: str | None = setting(
+        None,
+        _as_gateway_url,
+        doc="Gateway URL override (proxies, tests). Unset: the one Discord hands out.",
+    )
+    dev_guild_ids: tuple[int, ...] = setting(
+        (),
+        _as_ids,
+        doc="Guild ids whose slash commands are synced instantly (development); else global sync.",
+    )
+
+
+@dataclass(frozen=True)
+class LL2Settings:
+    """``[ll2]``: the Launch Library 2 endpoint and its request budget."""
+
+    url: str = setting(
+        "https://ll.thespacedevs.com/2.2.0",
+        _as_http_url,
+        flag="--ll2-url",
+        doc="Launch Library 2 API root with its version: 2.2.0 (default) or 2.3.0.",
+    )
+    api_key: Secret | None = setting(
+        None,
+        _as_secret,
+        secret=True,
+        doc='An LL2 API key lifts the free tier\'s limit; sent as "Authorization: Token <key>".',
+    )
+    requests_per_hour: int = setting(
+        15,
+        _as_int,
+        above=0,
+        doc="Requests per rolling hour the client will never exceed (free tier: 15 per IP).",
+    )
+    min_interval: timedelta = setting(
+        timedelta(seconds=30),
+        _as_duration,
+        between=("1s", "1h"),
+        doc="The shortest gap between two polls; the adaptive schedule never polls faster.",
+    )
+    user_agent: str = setting(
+        "tminus/0.1 (Discord spaceflight alert bot)",
+        _as_str,
+        doc="Sent with every request so The Space Devs know who is calling.",
+    )
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """``[storage]``: the SQLAlchemy database URL."""
+
+    url: str = setting(
+        "sqlite:///tminus.db",
+        _as_db_url,
+        flag="--db",
+        doc="SQLAlchemy URL: SQLite (WAL mode) by default, or PostgreSQL.",
+    )
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """``[alerts]``: default reminder leads, alert thresholds and per-server limits."""
+
+    reminders: tuple[timedelta, ...] = setting(
+        (timedelta(hours=24), timedelta(hours=1), timedelta(minutes=10)),
+        _as_durations,
+        between=("1s", "14d"),
+        doc="Default reminder leads for new subscriptions (each subscription may set its own).",
+    )
+    grace: timedelta = setting(
+        timedelta(minutes=5),
+        _as_duration,
+        between=("0s", "24h"),
+        doc="A reminder later than this (after downtime) is dropped and logged, not sent late.",
+    )
+    reschedule_threshold: timedelta = setting(
+        timedelta(minutes=5),
+        _as_duration,
+        between=("0s", "7d"),
+        doc="A date must move at least this much to count as rescheduled.",
+    )
+    max_subscriptions_per_guild: int = setting(
+        50,
+        _as_int,
+        between=(1, 10000),
+        doc="The most subscriptions one server may have; /alerts add refuses more.",
+    )
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """``[log]``: logging verbosity."""
+
+    level: str = setting(
+        "INFO",
+        _as_level,
+        flag="--log-level",
+        doc="DEBUG, INFO, WARNING, ERROR or CRITICAL. Tokens and API keys are never logged.",
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    """All of tminus's settings, resolved and checked."""
+
+    discord: DiscordSettings = field(default_factory=DiscordSettings)
+    ll2: LL2Settings = field(default_factory=LL2Settings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    source: str = "defaults"
+
+
+SECTIONS: dict[str, type] = {
+    "discord": DiscordSettings,
+    "ll2": LL2Settings,
+    "storage": StorageSettings,
+    "alerts": AlertSettings,
+    "log": LogSettings,
 }
 
-# The global CLI flags that set a key (DESIGN.md, "CLI").
-CLI_FLAGS = {
-    ("storage", "url"): "--db",
-    ("ll2", "url"): "--ll2-url",
-    ("log", "level"): "--log-level",
-}
 
-SECRET_KEYS = frozenset({("discord", "token"), ("ll2", "api_key")})
-
-# Checks of values that have the right type but make no sense.
-_CHECKS: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
-    ("ll2", "requests_per_hour"): (lambda v: v > 0, "must be > 0"),
-    ("ll2", "min_interval"): (
-        lambda v: timedelta(0) < v <= timedelta(hours=1),
-        "must be between 1s and 1h",
-    ),
-    ("alerts", "grace"): (
-        lambda v: timedelta(0) <= v <= timedelta(days=1),
-        "must be between 0s and 24h",
-    ),
-    ("alerts", "reschedule_threshold"): (
-        lambda v: timedelta(0) <= v <= timedelta(days=7),
-        "must be between 0s and 7d",
-    ),
-    ("alerts", "reminders"): (
-        lambda v: all(timedelta(0) < lead <= timedelta(days=14) for lead in v),
-        "must be durations between 1s and 14d, like 24h, 1h, 10m",
-    ),
-}
+def _collect() -> dict[tuple[str, str], Setting]:
+    found = {}
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            found[(section, f.name)] = Setting(
+                section=section, key=f.name, default=f.default, **f.metadata["setting"]
+            )
+    return found
 
 
-def _convert(section: str, key: str, raw: Any, origin: str) -> Any:
+# Every key tminus reads, in the order of config.example.toml.
+SETTINGS: dict[tuple[str, str], Setting] = _collect()
+
+
+def _convert(spec: Setting, raw: Any, origin: str) -> Any:
+    shown = "" if spec.secret else f", got {raw!r}"
     try:
-        value = CONVERTERS[(section, key)](raw)
+        value = spec.convert(raw)
     except ValueError as exc:
-        shown = "" if (section, key) in SECRET_KEYS else f", got {raw!r}"
-        raise ConfigError(f"{section}.{key} {exc}{shown} ({origin})") from None
-    check = _CHECKS.get((section, key))
-    if check and not check[0](value):
-        shown = "" if (section, key) in SECRET_KEYS else f", got {raw!r}"
-        raise ConfigError(f"{section}.{key} {check[1]}{shown} ({origin})")
+        raise ConfigError(f"{spec.name} {exc}{shown} ({origin})") from None
+    problem = spec.problem(value)
+    if problem:
+        raise ConfigError(f"{spec.name} {problem}{shown} ({origin})")
     return value
 
 
@@ -300,14 +415,14 @@ def read_file(path: Path) -> dict[str, dict[str, Any]]:
         if not isinstance(values, dict):
             raise ConfigError(f"{section} must be a table like [{section}] ({path})")
         for key in values:
-            if (section, key) not in CONVERTERS:
+            if (section, key) not in SETTINGS:
                 raise ConfigError(f"unknown key {section}.{key} ({path})")
     return data
 
 
 def _env_values(env: Mapping[str, str]) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
-    known = {env_name(section, key): (section, key) for section, key in CONVERTERS}
+    known = {spec.env: name for name, spec in SETTINGS.items()}
     sections = tuple(f"{ENV_PREFIX}{section.upper()}_" for section in SECTIONS)
     for name, value in env.items():
         if name in known:
@@ -342,13 +457,15 @@ def load_config(
     values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
     for section, items in file_data.items():
         for key, raw in items.items():
-            values[section][key] = _convert(section, key, raw, str(path))
+            values[section][key] = _convert(SETTINGS[(section, key)], raw, str(path))
     for (section, key), raw in _env_values(env).items():
-        values[section][key] = _convert(section, key, raw, env_name(section, key))
+        spec = SETTINGS[(section, key)]
+        values[section][key] = _convert(spec, raw, spec.env)
     for (section, key), raw in (overrides or {}).items():
         if raw is None:
             continue
-        flag = CLI_FLAGS.get((section, key), f"--{section}-{key}".replace("_", "-"))
-        values[section][key] = _convert(section, key, raw, f"command line {flag}")
+        spec = SETTINGS[(section, key)]
+        flag = spec.flag or f"--{section}-{key}".replace("_", "-")
+        values[section][key] = _convert(spec, raw, f"command line {flag}")
     built = {name: SECTIONS[name](**values[name]) for name in SECTIONS}
     return Config(**built, source=str(path) if path else "defaults")

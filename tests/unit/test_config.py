@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 
 from bot.config import (
-    CLI_FLAGS,
-    CONVERTERS,
-    SECRET_KEYS,
+    SETTINGS,
     AlertSettings,
     Config,
     ConfigError,
@@ -27,6 +25,8 @@ from bot.config import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
+CLI_FLAGS = {name: spec.flag for name, spec in SETTINGS.items() if spec.flag}
+SECRET_KEYS = {name for name, spec in SETTINGS.items() if spec.secret}
 EXAMPLE = REPO / "config.example.toml"
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.super-secret-bot-token"
@@ -104,6 +104,7 @@ LAYERS: dict[tuple[str, str], tuple[Any, str, Any, Any]] = {
         timedelta(minutes=15),
         timedelta(hours=1),
     ),
+    ("alerts", "max_subscriptions_per_guild"): (200, "120", 200, 120),
     ("log", "level"): ("WARNING", "debug", "WARNING", "DEBUG"),
 }
 FLAG_VALUES: dict[tuple[str, str], tuple[str, Any]] = {
@@ -130,12 +131,12 @@ def value_of(config: Config, section: str, key: str) -> Any:
     return getattr(getattr(config, section), key)
 
 
-KEYS = sorted(CONVERTERS)
+KEYS = sorted(SETTINGS)
 
 
 def test_every_key_has_precedence_values() -> None:
     """The precedence tables below cover every known key and every CLI flag."""
-    assert set(LAYERS) == set(CONVERTERS)
+    assert set(LAYERS) == set(SETTINGS)
     assert set(FLAG_VALUES) == set(CLI_FLAGS)
 
 
@@ -157,6 +158,7 @@ def test_defaults_apply_without_file_env_or_flags() -> None:
         timedelta(minutes=10),
     )
     assert config.alerts.grace == timedelta(minutes=5)
+    assert config.alerts.max_subscriptions_per_guild == 50
     assert config.log.level == "INFO"
     assert config.discord.token is None
 
@@ -217,7 +219,7 @@ def test_env_names_are_tminus_section_key() -> None:
     assert env_name("discord", "token") == "TMINUS_DISCORD_TOKEN"
     assert env_name("ll2", "requests_per_hour") == "TMINUS_LL2_REQUESTS_PER_HOUR"
     assert env_name("alerts", "reschedule_threshold") == "TMINUS_ALERTS_RESCHEDULE_THRESHOLD"
-    for section, key in CONVERTERS:
+    for section, key in SETTINGS:
         assert env_name(section, key) == f"TMINUS_{section.upper()}_{key.upper()}"
 
 
@@ -416,6 +418,22 @@ def test_zero_reminder_lead_is_impossible(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("raw", ["0", "10001", "-5"])
+def test_subscription_cap_out_of_bounds_names_key_value_and_file(tmp_path: Path, raw: str) -> None:
+    """max_subscriptions_per_guild must allow at least one and at most 10000."""
+    path = write(tmp_path, f"[alerts]\nmax_subscriptions_per_guild = {raw}\n")
+    assert error_of(path) == (
+        f"alerts.max_subscriptions_per_guild must be between 1 and 10000, got {raw} ({path})"
+    )
+
+
+def test_subscription_cap_bounds_are_inclusive() -> None:
+    """1 and 10000 are both accepted, from the environment as from a file."""
+    for raw, expected in (("1", 1), ("10000", 10000)):
+        env = {"TMINUS_ALERTS_MAX_SUBSCRIPTIONS_PER_GUILD": raw}
+        assert load_config(None, env=env).alerts.max_subscriptions_per_guild == expected
+
+
 def test_bad_log_level_lists_the_levels(tmp_path: Path) -> None:
     """log.level = "LOUD" names the accepted levels."""
     path = write(tmp_path, '[log]\nlevel = "LOUD"\n')
@@ -543,11 +561,11 @@ def test_example_config_loads_to_the_defaults() -> None:
 def test_every_example_key_is_known_and_every_known_key_is_in_the_example() -> None:
     """The example documents exactly the keys tminus reads, commented-out ones included."""
     listed = {(section, key) for section, key, _, _ in example_keys()}
-    assert listed == set(CONVERTERS)
+    assert listed == set(SETTINGS)
     active = tomllib.loads(EXAMPLE.read_text("utf-8"))
     for section, values in active.items():
         for key in values:
-            assert (section, key) in CONVERTERS
+            assert (section, key) in SETTINGS
 
 
 def test_secrets_are_commented_out_in_the_example() -> None:
@@ -582,3 +600,39 @@ def test_a_misspelt_environment_setting_stops_start_up_with_a_suggestion() -> No
     )
     assert "sekrit" not in str(caught.value)
     load_config(None, env={"TMINUS_TEST_POSTGRES_URL": "postgresql://x", "TMINUS_CRASHPOINT": ""})
+
+
+def test_every_declared_key_names_its_env_var_and_has_a_one_line_doc() -> None:
+    """Each declaration carries the env name, a doc line and a default its checks accept."""
+    for (section, key), spec in SETTINGS.items():
+        assert spec.env == env_name(section, key)
+        assert spec.doc and "\n" not in spec.doc and spec.doc.endswith(".")
+        if spec.default is not None:
+            assert spec.problem(spec.default) is None, spec.name
+
+
+def _comment_block_above(lines: list[str], index: int) -> list[str]:
+    block: list[str] = []
+    for line in reversed(lines[:index]):
+        if not line.startswith("#") or _KEY.match(line):
+            break
+        block.insert(0, line.removeprefix("#").strip())
+    return block
+
+
+def test_example_documents_each_key_with_its_doc_line_bounds_and_default() -> None:
+    """Each key's comment starts with its declared doc; bounds are stated; values are defaults."""
+    lines = EXAMPLE.read_text("utf-8").splitlines()
+    for section, key, commented, index in example_keys():
+        spec = SETTINGS[(section, key)]
+        block = _comment_block_above(lines, index)
+        assert block and block[0] == spec.doc, f"{spec.name}: first comment line is not its doc"
+        if spec.between is not None:
+            bounds = f"between {spec.between[0]} and {spec.between[1]}"
+            assert any(bounds in line.lower() for line in block), f"{spec.name}: no '{bounds}'"
+        if commented:
+            # Only keys without a default (unset, or secrets) are left commented out.
+            assert spec.default is None, f"{spec.name} is commented out but has a default"
+        else:
+            raw = tomllib.loads(f"{key} = " + lines[index].split("=", 1)[1])[key]
+            assert spec.convert(raw) == spec.default, f"{spec.name}: example is not the default"
