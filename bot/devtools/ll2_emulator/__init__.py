@@ -44,7 +44,9 @@ from bot.devtools.ll2_emulator.model import (
     normalize_event,
     parse_ll2_datetime,
 )
+from bot.devtools.ll2_emulator.query import TieOrder
 from bot.devtools.ll2_emulator.render import load_recorded_events, render_event
+from bot.devtools.ll2_emulator.routes import ServedPage
 from bot.devtools.ll2_emulator.server import LL2Emulator, serve
 from bot.devtools.ll2_emulator.synthetic import synthetic_events
 
@@ -58,6 +60,8 @@ __all__ = [
     "FaultKind",
     "LL2Emulator",
     "RecordedRequest",
+    "ServedPage",
+    "TieOrder",
     "format_ll2_datetime",
     "load_recorded_events",
     "normalize_event",

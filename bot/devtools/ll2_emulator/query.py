@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import random
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
@@ -21,12 +22,16 @@ from bot.devtools.ll2_emulator.routes import (
     _search_terms,
 )
 
+TieOrder = Literal["id", "reversed", "shuffled"]
+
 
 class EventQuery:
     """Mixin: scope, filter and order events the way LL2's list endpoints do."""
 
     if TYPE_CHECKING:
         events: dict[int, JSONDict]
+        tie_order: TieOrder
+        tie_seed: int
 
         def _exact_last_updated(self, ev: Mapping[str, Any]) -> datetime | None: ...
 
@@ -126,7 +131,7 @@ class EventQuery:
         terms = [t.strip() for t in request.query.get("ordering", "").split(",") if t.strip()]
         # DRF's OrderingFilter drops unknown fields instead of failing
         terms = [t for t in terms if t.lstrip("-") in _ORDER_FIELDS] or [default]
-        result = sorted(events, key=lambda ev: ev["id"])  # the stable tie-break
+        result = sorted(events, key=self._tie_key)  # ties keep this order (sorts are stable)
         for term in reversed(terms):
             name, desc = term.lstrip("-"), term.startswith("-")
             present = [ev for ev in result if self._sort_value(ev, name) is not None]
@@ -135,6 +140,14 @@ class EventQuery:
             # PostgreSQL puts NULLs last ascending and first descending
             result = missing + present if desc else present + missing
         return result
+
+    def _tie_key(self, ev: JSONDict) -> Any:
+        if self.tie_order == "reversed":
+            return -ev["id"]
+        if self.tie_order == "shuffled":
+            # a seeded permutation, the same on every request (one database, one plan)
+            return random.Random(f"{self.tie_seed}:{ev['id']}").random()
+        return ev["id"]
 
     def _sort_value(self, ev: JSONDict, name: str) -> Any:
         if name == "date":

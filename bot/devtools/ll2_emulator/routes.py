@@ -30,6 +30,19 @@ class _Reply:
     is_page: bool = False
 
 
+@dataclass(frozen=True)
+class ServedPage:
+    """One list page the emulator just answered, as :attr:`LL2Emulator.after_page` sees it."""
+
+    number: int  # 1-based count of list pages served since the emulator started
+    path: str
+    query: dict[str, str]
+    offset: int
+    limit: int
+    count: int
+    ids: tuple[int, ...]  # the event ids on the page, in the order served
+
+
 class _BadRequest(Exception):
     def __init__(self, errors: Mapping[str, list[str]]) -> None:
         super().__init__(dict(errors))

@@ -37,10 +37,11 @@ from bot.devtools.ll2_emulator.model import (
     _utcnow,
     normalize_event,
 )
-from bot.devtools.ll2_emulator.query import EventQuery
+from bot.devtools.ll2_emulator.query import EventQuery, TieOrder
 from bot.devtools.ll2_emulator.render import load_recorded_events, render_event
 from bot.devtools.ll2_emulator.routes import (
     _ERROR_PAGES,
+    ServedPage,
     _BadRequest,
     _json_response,
     _match_route,
@@ -62,6 +63,9 @@ class LL2Emulator(EventStore, EventQuery):
     ``events=None`` loads the bundled recordings; pass ``[]`` for an empty store.
     ``api_keys`` maps an API key to its own hourly limit (``None``: unlimited); other keys
     get ``requests_per_hour`` in a bucket of their own, or 401 with ``reject_unknown_keys``.
+    ``tie_order`` orders events that tie on the requested ordering (``"id"``, ``"reversed"``
+    or ``"shuffled"`` by ``tie_seed``); ``after_page`` is called with a :class:`ServedPage`
+    after each list page is answered.
     """
 
     def __init__(
@@ -75,6 +79,9 @@ class LL2Emulator(EventStore, EventQuery):
         send_retry_after: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        tie_order: TieOrder = "id",
+        tie_seed: int = 0,
+        after_page: Callable[[ServedPage], None] | None = None,
     ) -> None:
         """Prepare the emulator; nothing listens until :meth:`start`."""
         self.clock: Clock = clock or _utcnow
@@ -101,6 +108,14 @@ class LL2Emulator(EventStore, EventQuery):
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._closing = asyncio.Event()
+        # LL2 promises no order among events that tie on the ordering field; "id" is what
+        # its database happens to do today, "reversed"/"shuffled" let tests not rely on it
+        self.tie_order: TieOrder = tie_order
+        self.tie_seed = tie_seed
+        # runs after each list page is answered and before the next request is read, so a
+        # test can change LL2 between two pages of one walk
+        self.after_page = after_page
+        self._pages_served = 0
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -396,7 +411,27 @@ class LL2Emulator(EventStore, EventQuery):
                 for item in items:
                     for name in fault.drop_fields:
                         item.pop(name, None)
-        return _json_response(reply.status, reply.payload, reply.headers)
+        response = _json_response(reply.status, reply.payload, reply.headers)
+        if reply.is_page and reply.status == 200 and route.kind != "types":
+            self._page_served(request, reply.payload)
+        return response
+
+    def _page_served(self, request: web.Request, payload: JSONDict) -> None:
+        self._pages_served += 1
+        if self.after_page is None:
+            return
+        limit, offset = _page_params(request, DEFAULT_LIMIT)
+        self.after_page(
+            ServedPage(
+                number=self._pages_served,
+                path=request.path,
+                query=dict(request.query),
+                offset=offset,
+                limit=limit,
+                count=payload["count"],
+                ids=tuple(r["id"] for r in payload["results"]),
+            )
+        )
 
     def _throttled(self, wait: int) -> web.Response:
         unit = "second" if wait == 1 else "seconds"

@@ -23,6 +23,8 @@ from bot.devtools.ll2_emulator import (
     FakeClock,
     FaultKind,
     LL2Emulator,
+    ServedPage,
+    TieOrder,
     format_ll2_datetime,
     load_recorded_events,
     normalize_event,
@@ -958,3 +960,76 @@ async def test_serve_answers_over_real_http() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+# --------------------------------------------------------------------------------------
+# tie order and the between-pages hook
+
+
+@pytest.mark.parametrize(
+    ("tie_order", "expected"),
+    [("id", list(range(1, 31))), ("reversed", list(range(30, 0, -1)))],
+)
+async def test_ties_on_last_updated_come_back_in_the_chosen_order(
+    clock: FakeClock, http: httpx.AsyncClient, tie_order: TieOrder, expected: list[int]
+) -> None:
+    """Thirty events stamped the same second are ordered among themselves by ``tie_order``."""
+    stamp = format_ll2_datetime(NOW)
+    tied = [
+        {**e, "id": i, "last_updated": stamp}
+        for i, e in enumerate(synthetic_events(30, start=NOW), 1)
+    ]
+    async with LL2Emulator(tied, clock=clock, requests_per_hour=None, tie_order=tie_order) as emu:
+        assert await _ids(http, emu.url() + "/event/", ordering="last_updated") == expected
+
+
+async def test_shuffled_ties_are_a_seeded_permutation_stable_across_requests(
+    clock: FakeClock, http: httpx.AsyncClient
+) -> None:
+    """``shuffled`` is neither id order nor its reverse, the same on every request, and
+    differs by seed."""
+    stamp = format_ll2_datetime(NOW)
+    tied = [
+        {**e, "id": i, "last_updated": stamp}
+        for i, e in enumerate(synthetic_events(30, start=NOW), 1)
+    ]
+    orders = []
+    for seed in (1, 1, 2):
+        async with LL2Emulator(
+            tied, clock=clock, requests_per_hour=None, tie_order="shuffled", tie_seed=seed
+        ) as emu:
+            orders.append(await _ids(http, emu.url() + "/event/", ordering="last_updated"))
+    assert sorted(orders[0]) == list(range(1, 31))
+    assert orders[0] not in (list(range(1, 31)), list(range(30, 0, -1)))
+    assert orders[0] == orders[1]
+    assert orders[0] != orders[2]
+
+
+async def test_after_page_runs_between_pages_and_sees_what_was_served(
+    emu: LL2Emulator, http: httpx.AsyncClient
+) -> None:
+    """The hook gets each list page (not detail or throttle answers) before the next request,
+    so an edit it makes shows on the following page."""
+    seen: list[ServedPage] = []
+
+    def hook(page: ServedPage) -> None:
+        seen.append(page)
+        if page.number == 1:
+            emu.edit_event(page.ids[0], name="Edited between pages")
+
+    emu.after_page = hook
+    url = emu.url() + "/event/"
+    first = (await http.get(url, params={"ordering": "last_updated", "limit": 100})).json()
+    await http.get(emu.url() + "/api-throttle/")
+    await http.get(f"{url}{first['results'][1]['id']}/")
+    last = (
+        await http.get(url, params={"ordering": "last_updated", "limit": 100, "offset": 200})
+    ).json()
+    assert [(p.number, p.offset, p.limit, p.count) for p in seen] == [
+        (1, 0, 100, 260),
+        (2, 200, 100, 260),
+    ]
+    assert seen[0].ids == tuple(e["id"] for e in first["results"])
+    # the edit moved the first event to the end of the last_updated order
+    assert last["results"][-1]["id"] == seen[0].ids[0]
+    assert last["results"][-1]["name"] == "Edited between pages"
