@@ -20,6 +20,16 @@ log = logging.getLogger(__name__)
 
 POSTABLE = (discord.TextChannel, discord.Thread)  # announcement channels are TextChannels
 
+# The options /alerts add and /alerts edit share, described once.
+OPTION_DOCS = {
+    "type": "Only this event type (name or LL2 id), e.g. Docking",
+    "agency": "Only events with this agency",
+    "program": "Only events of this program",
+    "kinds": "Comma list of update, webcast_live, rescheduled, new_event, reminder — or all",
+    "reminders": "Reminder leads like 24h,1h,10m — or none",
+    "mention": "A role to mention in each alert",
+}
+
 
 def missing_permissions(
     channel: discord.abc.GuildChannel | discord.Thread,
@@ -78,17 +88,45 @@ class Subscriptions(commands.Cog):
             )
         return True
 
+    # --- checks shared by add and edit ----------------------------------------------------
+
+    @staticmethod
+    def _postable(
+        interaction: discord.Interaction, channel_id: int | None
+    ) -> discord.TextChannel | discord.Thread:
+        """Return the guild channel alerts would go to, or raise UsageError."""
+        guild = interaction.guild
+        assert guild is not None
+        target = guild.get_channel_or_thread(channel_id or 0)
+        if target is None or not isinstance(target, POSTABLE):
+            raise UsageError("alerts can go to text, announcement and thread channels")
+        return target
+
+    @staticmethod
+    def _check_can_post(
+        interaction: discord.Interaction,
+        target: discord.TextChannel | discord.Thread,
+        mention: discord.Role | None,
+        *,
+        still: str = "",
+    ) -> None:
+        """Raise UsageError naming each permission the bot lacks to post alerts in ``target``."""
+        guild = interaction.guild
+        assert guild is not None
+        if mention is not None and mention.is_default():
+            raise UsageError("@everyone cannot be the mention role — create a role to ping")
+        missing = missing_permissions(target, guild.me, mention)
+        if missing:
+            raise UsageError(
+                f"I can't post alerts in {target.mention}: missing " + ", ".join(missing) + still
+            )
+
     # --- commands ---------------------------------------------------------------------------
 
     @alerts.command(name="add", description="Send alerts about matching events to a channel")
     @app_commands.describe(
         channel="Where alerts go (default: this channel)",
-        type="Only this event type (name or LL2 id), e.g. Docking",
-        agency="Only events with this agency",
-        program="Only events of this program",
-        kinds="Comma list of update, webcast_live, rescheduled, new_event, reminder — or all",
-        reminders="Reminder leads like 24h,1h,10m — or none",
-        mention="A role to mention in each alert",
+        **OPTION_DOCS,
     )
     @app_commands.autocomplete(
         type=autocomplete.event_types, agency=autocomplete.agencies, program=autocomplete.programs
@@ -105,18 +143,9 @@ class Subscriptions(commands.Cog):
         mention: discord.Role | None = None,
     ) -> None:
         """Subscribe a channel."""
-        guild = interaction.guild
-        assert guild is not None and interaction.guild_id is not None
-        target = guild.get_channel_or_thread(channel.id if channel else interaction.channel_id or 0)
-        if target is None or not isinstance(target, POSTABLE):
-            raise UsageError("alerts can go to text, announcement and thread channels")
-        if mention is not None and mention.is_default():
-            raise UsageError("@everyone cannot be the mention role — create a role to ping")
-        missing = missing_permissions(target, guild.me, mention)
-        if missing:
-            raise UsageError(
-                f"I can't post alerts in {target.mention}: missing " + ", ".join(missing)
-            )
+        assert interaction.guild_id is not None
+        target = self._postable(interaction, channel.id if channel else interaction.channel_id)
+        self._check_can_post(interaction, target, mention)
         filters = service.resolve_filters(
             self.bot.engine, type=type, agency=agency, program=program
         )
@@ -130,10 +159,77 @@ class Subscriptions(commands.Cog):
             mention_role_id=mention.id if mention else None,
             created_by=interaction.user.id,
             default_leads=self.bot.config.alerts.reminders,
+            max_per_guild=self.bot.config.alerts.max_subscriptions_per_guild,
             now=utcnow(),
         )
         await interaction.response.send_message(
             "✅ Subscribed.\n" + service.describe_subscription(self.bot.engine, sub),
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @alerts.command(
+        name="edit", description="Change a subscription's options, or resume a paused one"
+    )
+    @app_commands.describe(
+        subscription="The subscription (see /alerts list)",
+        channel="Move its alerts to this channel",
+        **OPTION_DOCS,
+    )
+    @app_commands.autocomplete(
+        subscription=autocomplete.subscriptions,
+        type=autocomplete.event_types,
+        agency=autocomplete.agencies,
+        program=autocomplete.programs,
+    )
+    async def edit(
+        self,
+        interaction: discord.Interaction,
+        subscription: str,
+        channel: discord.TextChannel | discord.Thread | None = None,
+        type: str | None = None,
+        agency: str | None = None,
+        program: str | None = None,
+        kinds: str | None = None,
+        reminders: str | None = None,
+        mention: discord.Role | None = None,
+    ) -> None:
+        """Change the options given; a paused subscription resumes once the bot can post."""
+        guild = interaction.guild
+        assert guild is not None and interaction.guild_id is not None
+        sub = service.guild_subscription(self.bot.engine, interaction.guild_id, subscription)
+        assert sub.id is not None
+        if channel is None and guild.get_channel_or_thread(sub.channel_id or 0) is None:
+            raise UsageError(
+                f"subscription #{sub.id}'s channel is gone — give a new one with channel:"
+            )
+        target = self._postable(interaction, channel.id if channel else sub.channel_id)
+        role = mention or (guild.get_role(sub.mention_role_id) if sub.mention_role_id else None)
+        # The same check /alerts add makes before saving: a resumed subscription must be
+        # able to post, or it would only pause again on its next alert.
+        self._check_can_post(
+            interaction,
+            target,
+            role,
+            still=f" — #{sub.id} stays paused" if sub.paused_reason else "",
+        )
+        filters = service.resolve_filters(
+            self.bot.engine, type=type, agency=agency, program=program
+        )
+        edited = service.edit_subscription(
+            self.bot.engine,
+            guild_id=interaction.guild_id,
+            subscription_id=sub.id,
+            channel_id=target.id if channel else None,
+            filters=filters,
+            kinds=kinds,
+            reminders=reminders,
+            mention_role_id=mention.id if mention else None,
+            default_leads=self.bot.config.alerts.reminders,
+        )
+        headline = "▶️ Resumed." if edited.resumed else "✏️ Updated."
+        await interaction.response.send_message(
+            f"{headline}\n" + service.describe_subscription(self.bot.engine, edited.subscription),
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from bot.core.alerts import Alert, AlertKind, new_event_alert
+from bot.core.alerts import Alert, new_event_alert
 from bot.core.items import Event
 from bot.core.options import UsageError, parse_kinds, parse_leads, resolve_named_ids
 from bot.core.timeutil import format_duration
@@ -27,7 +27,8 @@ from storage.models import (
     Subscription,
 )
 
-MAX_SUBSCRIPTIONS_PER_GUILD = 50
+# Named in the refusal so a server's admins know which setting raises the cap.
+MAX_SUBSCRIPTIONS_KEY = "alerts.max_subscriptions_per_guild"
 MAX_CHOICES = 25  # Discord's autocomplete limit
 
 
@@ -175,6 +176,7 @@ def add_subscription(
     mention_role_id: int | None,
     created_by: int,
     default_leads: Sequence[timedelta],
+    max_per_guild: int,
     now: datetime,
 ) -> Subscription:
     """Validate and store a channel subscription; raise UsageError with what is wrong."""
@@ -182,39 +184,109 @@ def add_subscription(
     leads = parse_leads(reminders, default_leads)
     with session_scope(engine) as session:
         existing = queries.guild_subscriptions(session=session, guild_id=guild_id)
-        if len(existing) >= MAX_SUBSCRIPTIONS_PER_GUILD:
+        if len(existing) >= max_per_guild:
             raise UsageError(
-                f"this server has {len(existing)} subscriptions, the most allowed; "
-                "remove one with /alerts remove first"
+                f"this server has {len(existing)} subscriptions, the most allowed "
+                f"({MAX_SUBSCRIPTIONS_KEY}); remove one with /alerts remove first"
             )
-        for sub in existing:
-            if (
-                sub.channel_id == channel_id
-                and sub.type_ids == list(filters.type_ids)
-                and sub.agency_ids == list(filters.agency_ids)
-                and sub.program_ids == list(filters.program_ids)
-                and sub.kinds == kind_list
-                and sub.paused_reason is None
-            ):
-                raise UsageError(
-                    f"<#{channel_id}> already has this subscription (#{sub.id}); "
-                    "remove it first to change its reminders or mention"
-                )
-        return queries.add_subscription(
-            session=session,
-            subscription=Subscription(
-                guild_id=guild_id,
-                channel_id=channel_id,
-                type_ids=list(filters.type_ids),
-                agency_ids=list(filters.agency_ids),
-                program_ids=list(filters.program_ids),
-                kinds=kind_list,
-                reminder_leads=leads,
-                mention_role_id=mention_role_id,
-                created_by=created_by,
-                created_at=now,
-            ),
+        sub = Subscription(
+            guild_id=guild_id,
+            channel_id=channel_id,
+            type_ids=list(filters.type_ids),
+            agency_ids=list(filters.agency_ids),
+            program_ids=list(filters.program_ids),
+            kinds=kind_list,
+            reminder_leads=leads,
+            mention_role_id=mention_role_id,
+            created_by=created_by,
+            created_at=now,
         )
+        _refuse_duplicate(sub, existing, change="remove it first to change")
+        return queries.add_subscription(session=session, subscription=sub)
+
+
+def _refuse_duplicate(sub: Subscription, existing: Sequence[Subscription], *, change: str) -> None:
+    # Two active subscriptions alike in channel, filters and kinds would only ever merge.
+    for other in existing:
+        if (
+            other.id != sub.id
+            and other.channel_id == sub.channel_id
+            and other.type_ids == sub.type_ids
+            and other.agency_ids == sub.agency_ids
+            and other.program_ids == sub.program_ids
+            and other.kinds == sub.kinds
+            and other.paused_reason is None
+        ):
+            raise UsageError(
+                f"<#{sub.channel_id}> already has this subscription (#{other.id}); "
+                f"{change} its reminders or mention"
+            )
+
+
+@dataclass(frozen=True)
+class Edited:
+    """What ``/alerts edit`` did: the subscription as stored now, and whether it resumed."""
+
+    subscription: Subscription
+    resumed: bool
+
+
+def edit_subscription(
+    engine: Engine,
+    *,
+    guild_id: int,
+    subscription_id: int,
+    channel_id: int | None = None,
+    filters: Filters | None = None,
+    kinds: str | None = None,
+    reminders: str | None = None,
+    mention_role_id: int | None = None,
+    default_leads: Sequence[timedelta] = (),
+) -> Edited:
+    """Change the given options of this guild's subscription in place and resume it if paused.
+
+    Options left as None keep their value; non-empty ``filters`` fields replace the stored
+    ones. The caller has checked that the bot can post in the (new) channel: that check is
+    what makes resuming a paused subscription safe.
+    """
+    kind_list = parse_kinds(kinds) if kinds is not None else None
+    leads = parse_leads(reminders, default_leads) if reminders is not None else None
+    with session_scope(engine) as session:
+        sub = queries.get_guild_subscription(
+            session=session, guild_id=guild_id, subscription_id=subscription_id
+        )
+        if sub is None:
+            raise _no_such_subscription(subscription_id)
+        was_paused = sub.paused_reason is not None
+        changed = False
+        if channel_id is not None:
+            changed |= sub.channel_id != channel_id
+            sub.channel_id = channel_id
+        if filters is not None:
+            for name in ("type_ids", "agency_ids", "program_ids"):
+                given = list(getattr(filters, name))
+                if given:
+                    changed |= getattr(sub, name) != given
+                    setattr(sub, name, given)
+        if kind_list is not None:
+            changed |= sub.kinds != kind_list
+            sub.kinds = kind_list
+        if leads is not None:
+            changed |= sub.reminder_leads != leads
+            sub.reminder_leads = leads
+        if mention_role_id is not None:
+            changed |= sub.mention_role_id != mention_role_id
+            sub.mention_role_id = mention_role_id
+        if not changed and not was_paused:
+            raise UsageError(
+                f"subscription #{sub.id} already has those options — give what to change"
+            )
+        sub.paused_reason = None
+        existing = queries.guild_subscriptions(session=session, guild_id=guild_id)
+        _refuse_duplicate(sub, existing, change="edit that one to change")
+        session.add(sub)
+        session.flush()
+        return Edited(subscription=sub, resumed=was_paused)
 
 
 def parse_subscription_id(value: str) -> int:
@@ -233,8 +305,13 @@ def guild_subscription(engine: Engine, guild_id: int, value: str) -> Subscriptio
             session=session, guild_id=guild_id, subscription_id=sub_id
         )
     if sub is None:
-        raise UsageError(f"no subscription #{sub_id} in this server — see /alerts list")
+        raise _no_such_subscription(sub_id)
     return sub
+
+
+def _no_such_subscription(sub_id: int) -> UsageError:
+    # Worded the same for "never existed" and "another server's": guilds stay isolated.
+    return UsageError(f"no subscription #{sub_id} in this server — see /alerts list")
 
 
 def remove_subscription(engine: Engine, guild_id: int, value: str) -> Subscription:
@@ -358,6 +435,3 @@ def status(
             events=queries.count_events(session=session),
             paused=queries.paused_subscriptions(session=session, guild_id=guild_id),
         )
-
-
-__all__ = ["AlertKind", "Choice", "Filters", "Status", "UsageError"]
