@@ -11,7 +11,15 @@ import logging
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.core.timeutil import parse_datetime
 
@@ -121,6 +129,67 @@ class VideoLink(_Lenient):
         return flat
 
 
+_NESTED: dict[str, type[_Lenient]] = {
+    "vid_urls": VideoLink,
+    "updates": EventUpdate,
+    "agencies": Agency,
+    "programs": Program,
+}
+
+
+# Stored snapshots are parsed again on every lookup: say each dropped item once per process,
+# not on every ``/events`` answer (bounded, so a hostile feed cannot grow it without end).
+_SAID: set[tuple[Any, ...]] = set()
+
+
+def _say_dropped(*what: Any) -> None:
+    if what in _SAID:
+        return
+    if len(_SAID) >= 10_000:
+        _SAID.clear()
+    _SAID.add(what)
+    event_id, key, index, reason = what
+    if index is None:
+        log.warning("LL2 event id=%s: ignoring %s (%s)", event_id, key, reason)
+    else:
+        log.warning("LL2 event id=%s: dropping %s[%d] (%s)", event_id, key, index, reason)
+
+
+def _reason(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']}" if where else str(err["msg"])
+
+
+def _valid_items(
+    key: str, value: Any, model: type[_Lenient], dropped: list[tuple[Any, ...]]
+) -> tuple[Any, ...]:
+    """Return the entries of ``value`` that validate as ``model``; note each one dropped."""
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        dropped.append((key, None, "not a list"))
+        return ()
+    kept: list[Any] = []
+    for index, entry in enumerate(value):
+        try:
+            kept.append(model.model_validate(entry))
+        except ValidationError as exc:
+            dropped.append((key, index, _reason(exc)))
+    return tuple(kept)
+
+
+def _valid_one(key: str, value: Any, model: type[_Lenient], dropped: list[tuple[Any, ...]]) -> Any:
+    """Return ``value`` validated as ``model``, or None (noted) when it is malformed."""
+    if value is None:
+        return None
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        dropped.append((key, None, _reason(exc)))
+        return None
+
+
 class Event(_Lenient):
     """A spaceflight event as tminus understands it, whatever LL2 version it came from."""
 
@@ -150,9 +219,9 @@ class Event(_Lenient):
 
     _dates = field_validator("date", "last_updated", mode="before")(_aware)
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _normalise(cls, data: Any) -> Any:
+    def _normalise(cls, data: Any, handler: ModelWrapValidatorHandler[Event]) -> Event:
         if not isinstance(data, dict):
             raise ValueError("an event must be a JSON object")
         flat = dict(data)
@@ -174,12 +243,21 @@ class Event(_Lenient):
         precision = data.get("date_precision")
         if isinstance(precision, str):
             flat["date_precision"] = {"name": precision}
-        for key in ("updates", "vid_urls", "agencies"):
-            if flat.get(key) is None:
-                flat[key] = ()
+        # One malformed nested item (a webcast without a URL, an update with a garbage
+        # date, an agency without a name) must not cost the whole event: drop just it, and
+        # say so once the event itself has proved valid (a launch read as an event is
+        # rejected by its id, not reported part by part).
+        dropped: list[tuple[Any, ...]] = []
+        for key, model in _NESTED.items():
+            flat[key] = _valid_items(key, flat.get(key), model, dropped)
+        for key, one in (("type", EventType), ("date_precision", DatePrecision)):
+            flat[key] = _valid_one(key, flat.get(key), one, dropped)
         if flat.get("webcast_live") is None:
             flat["webcast_live"] = False
-        return flat
+        event = handler(flat)
+        for key, index, reason in dropped:
+            _say_dropped(event.id, key, index, reason)
+        return event
 
     @property
     def item_id(self) -> str:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -20,19 +22,33 @@ from bot.core.items import Event, EventType
 from bot.core.timeutil import Clock, isoformat_z, utcnow
 from bot.ll2.budget import RequestBudget
 from bot.ll2.errors import (
+    MAX_WAIT_SECONDS,
     LL2BadResponse,
+    LL2DeadlineExceeded,
     LL2Error,
     LL2HTTPError,
     LL2Throttled,
     LL2Unavailable,
 )
-from bot.ll2.parse import parse_event, parse_items
+from bot.ll2.parse import clean_text, parse_event, parse_items
 
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 100
 _THROTTLE_DETAIL = re.compile(r"available in (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+# Seconds httpx waits for a connection or for each read. A server trickling one byte per
+# read never trips it, so every request also has an overall deadline: DEADLINE_FACTOR times
+# this, covering connect, headers and the whole body.
+DEFAULT_TIMEOUT = 20.0
+DEADLINE_FACTOR = 2.0
+# A request that overran its deadline is tried once more, not max_retries times: a server
+# that trickles rarely recovers within seconds, and each try holds the poll for a deadline.
+DEADLINE_RETRIES = 1
+# The most requests per hour any LL2 tier grants, with room to spare; a throttle answer
+# claiming more (``your_request_limit: 1e400``) is nonsense, read as this.
+MAX_REQUEST_LIMIT = 1_000_000
+DEFAULT_RETRY_AFTER = 60.0
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -99,7 +115,18 @@ class EventPage:
     next_url: str | None
     url: str
     raw: dict[int, dict[str, Any]] = field(default_factory=dict)
-    size: int = 0  # items in ``results``, parsed or not
+    size: int = 0  # rows in ``results``, parsed or not, duplicates included
+    limit: int | None = None  # the page size asked for, when one was
+    duplicates: int = 0  # rows dropped because an earlier row had the same id
+
+    @property
+    def span(self) -> int:
+        """Return how many positions of LL2's ordering this page stands for.
+
+        A page is ``results[offset:offset+limit]``: rows beyond ``limit`` (a server that
+        repeats rows) never move the next offset further than ``limit``.
+        """
+        return self.size if self.limit is None else min(self.size, self.limit)
 
 
 @dataclass(frozen=True)
@@ -137,7 +164,8 @@ class LL2Client:
         sleep: Sleep = asyncio.sleep,
         max_retries: int = 3,
         backoff: float = 1.0,
-        timeout: float = 20.0,
+        timeout: float | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.settings = settings
         self.base_url = settings.url.rstrip("/")
@@ -147,6 +175,8 @@ class LL2Client:
         self._sleep = sleep
         self.max_retries = max_retries
         self.backoff = backoff
+        timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+        self.deadline = timeout * DEADLINE_FACTOR if deadline is None else deadline
         headers = {"User-Agent": settings.user_agent, "Accept": "application/json"}
         if settings.api_key:
             headers["Authorization"] = f"Token {settings.api_key.get()}"
@@ -154,6 +184,16 @@ class LL2Client:
         self._http = http or httpx.AsyncClient(timeout=timeout)
         self._headers = headers
         self.last_throttle: ThrottleStatus | None = None
+        # LL2's own count is read at start-up and after every 429 (``/api-throttle/`` is
+        # free): a long-running process otherwise never learns what others on its IP spent.
+        self.alignment_due = True
+        self._oddities: set[str] = set()
+
+    def _odd(self, key: str, message: str, *args: object) -> None:
+        """Log an absurd value LL2 sent, once per kind per client (a hostile server repeats)."""
+        if key not in self._oddities:
+            self._oddities.add(key)
+            log.warning(message, *args)
 
     async def __aenter__(self) -> Self:
         return self
@@ -195,15 +235,25 @@ class LL2Client:
     async def _get_json(
         self, url: str, params: dict[str, str] | None = None, *, counted: bool = True
     ) -> Any:
-        """GET ``url`` within the budget, retrying transient failures; return parsed JSON."""
+        """GET ``url`` within the budget and the deadline, retrying transient failures."""
         attempt = 0
+        deadline_hits = 0
         while True:
             if counted:
                 self.budget.acquire()
             attempt += 1
             shown = url
             try:
-                response = await self._http.get(url, params=params, headers=self._headers)
+                # The whole exchange, body included, within one deadline: httpx's timeout
+                # is per read, and a server sending a byte every few seconds never trips it.
+                async with asyncio.timeout(self.deadline):
+                    response = await self._http.get(url, params=params, headers=self._headers)
+            except TimeoutError:
+                deadline_hits += 1
+                if deadline_hits > DEADLINE_RETRIES or attempt > self.max_retries:
+                    log.warning("LL2 request to %s overran its %gs deadline", shown, self.deadline)
+                    raise LL2DeadlineExceeded(shown, self.deadline) from None
+                cause = f"no complete answer within {self.deadline:g}s"
             except httpx.TimeoutException:
                 cause = "timed out"
             except httpx.TransportError as exc:
@@ -213,15 +263,16 @@ class LL2Client:
                 if status == 200:
                     try:
                         return response.json()
-                    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                        cause = f"malformed JSON ({exc})"
+                    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+                        cause = f"malformed JSON ({type(exc).__name__}: {str(exc)[:200]})"
                         if attempt > self.max_retries:
                             raise LL2BadResponse(shown, cause) from None
                 elif status == 429:
-                    wait = _retry_after(response)
+                    wait = self._retry_after(response)
                     self.budget.block_for(wait)
+                    self.alignment_due = True
                     log.warning("LL2 throttled %s; next request possible in %.0fs", shown, wait)
-                    raise LL2Throttled(wait, url=shown, detail=_detail(response))
+                    raise LL2Throttled(wait, url=shown, detail=_detail(response)[:200])
                 elif status in _RETRYABLE_STATUS:
                     cause = f"HTTP {status}"
                 else:
@@ -257,16 +308,36 @@ class LL2Client:
             raise LL2BadResponse(
                 url, f"page holds {len(data['results'])} results where {expected} were due"
             )
+        size = len(data["results"])
+        limit = _query_int(url, params, "limit")
         parsed, rejected = parse_items(data["results"])
-        events = [event for event, _ in parsed]
+        # A row repeated on one page (a server padding past ``limit``) is one event: keep its
+        # newest version, and say how many rows were repeats so the walk is not misled.
+        unique: dict[int, tuple[Event, dict[str, Any]]] = {}
+        for event, item in parsed:
+            seen = unique.get(event.id)
+            if seen is None or event.last_updated > seen[0].last_updated:
+                unique[event.id] = (event, item)
+        duplicates = len(parsed) - len(unique)
+        if duplicates or (limit is not None and size > limit):
+            log.warning(
+                "LL2 page %s holds %d rows for limit %s (%d repeated ids); read as %d events",
+                url,
+                size,
+                limit,
+                duplicates,
+                len(unique),
+            )
         return EventPage(
-            events=events,
+            events=[event for event, _ in unique.values()],
             rejected=rejected,
             count=count if isinstance(count, int) else None,
             next_url=self._same_origin(next_url) if isinstance(next_url, str) else None,
             url=url,
-            raw={event.id: item for event, item in parsed},
-            size=len(data["results"]),
+            raw={event.id: item for event, item in unique.values()},
+            size=size,
+            limit=limit,
+            duplicates=duplicates,
         )
 
     # --- calls ------------------------------------------------------------------------------
@@ -278,13 +349,32 @@ class LL2Client:
     async def iter_pages(
         self, first_url: str, params: dict[str, str], *, max_pages: int | None = None
     ) -> AsyncIterator[EventPage]:
-        """Yield pages from ``first_url``, following ``next`` to the end."""
+        """Yield pages from ``first_url``, following ``next`` to the end (or to a loop)."""
         page = await self._page(first_url, params)
         pages = 1
+        guard = _NextGuard(first_url, params)
+        seen = {event.id for event in page.events}
         yield page
         while page.next_url and (max_pages is None or pages < max_pages):
+            loop = guard.loops(page.next_url)
+            if loop:
+                # A ``next`` pointing back (or nowhere further) would be followed until the
+                # hour's budget is gone, every hour: stop with what was read.
+                log.warning(
+                    "LL2's next link %s %s; stopping after %d pages", page.next_url, loop, pages
+                )
+                return
             page = await self._page(page.next_url)
             pages += 1
+            ids = {event.id for event in page.events}
+            if ids and ids <= seen:
+                log.warning(
+                    "LL2 page %s repeats only events already read; stopping after %d pages",
+                    page.url,
+                    pages,
+                )
+                return
+            seen |= ids
             yield page
 
     def events_changed_since(
@@ -352,6 +442,7 @@ class LL2Client:
         url: str | None = self._path("event_types")
         params: dict[str, str] | None = {"limit": str(MAX_LIMIT)}
         types: list[EventType] = []
+        guard = _NextGuard(self._path("event_types"), params)
         while url:
             data = await self._get_json(url, params)
             params = None
@@ -360,11 +451,16 @@ class LL2Client:
                 raise LL2BadResponse(url, "expected a list of event types")
             for item in items:
                 try:
-                    types.append(EventType.model_validate(item))
+                    kind = EventType.model_validate(item)
                 except ValueError:
-                    log.warning("skipping malformed event type %r", item)
+                    log.warning("skipping malformed event type %.200r", item)
+                    continue
+                types.append(kind.model_copy(update={"name": clean_text(kind.name)}))
             nxt = data.get("next") if isinstance(data, dict) else None
             url = self._same_origin(nxt) if isinstance(nxt, str) else None
+            if url is not None and (loop := guard.loops(url)):
+                log.warning("LL2's next link %s %s; keeping the types read", url, loop)
+                url = None
         return types
 
     async def throttle(self) -> ThrottleStatus:
@@ -377,11 +473,20 @@ class LL2Client:
         if not isinstance(data, dict):
             raise LL2BadResponse(url, "expected an object")
         try:
+            limit = self._sane(
+                "your_request_limit", data["your_request_limit"], 0, MAX_REQUEST_LIMIT
+            )
+            frequency = self._sane(
+                "limit_frequency_secs", data.get("limit_frequency_secs", 3600), 1, 86_400
+            )
             status = ThrottleStatus(
-                limit=int(data["your_request_limit"]),
-                frequency_secs=int(data.get("limit_frequency_secs", 3600)),
-                current_use=int(data.get("current_use", 0)),
-                next_use_secs=float(data.get("next_use_secs", 0) or 0),
+                limit=int(limit),
+                frequency_secs=int(frequency),
+                # Past the limit, a larger count says nothing more (and is not allocated).
+                current_use=int(self._sane("current_use", data.get("current_use", 0), 0, limit)),
+                next_use_secs=self._sane(
+                    "next_use_secs", data.get("next_use_secs", 0) or 0, 0, MAX_WAIT_SECONDS
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise LL2BadResponse(url, f"unexpected throttle shape: {exc}") from None
@@ -391,7 +496,46 @@ class LL2Client:
             next_use_secs=status.next_use_secs,
         )
         self.last_throttle = status
+        self.alignment_due = False
         return status
+
+    def _sane(self, name: str, value: Any, low: float, high: float) -> float:
+        """Return a number LL2 sent clamped to ``[low, high]``, logging an absurd one once."""
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise TypeError(f"{name} is not a number")
+        number = float(value)  # ValueError for text; "1e400" and 1e400 become inf
+        if math.isnan(number):
+            raise ValueError(f"{name} is not a number")
+        if low <= number <= high:
+            return number
+        clamped = min(max(number, low), high)
+        self._odd(name, "LL2 sent an absurd %s (%.6g); reading it as %g", name, number, clamped)
+        return clamped
+
+    def _retry_after(self, response: httpx.Response) -> float:
+        """Return the wait LL2 asked for, clamped to an hour: ``Retry-After`` or its detail."""
+        header = response.headers.get("Retry-After", "").strip()
+        wait: float | None = None
+        if header:
+            try:
+                wait = float(header)
+            except ValueError:
+                try:
+                    when = parsedate_to_datetime(header)  # the HTTP-date form
+                except (TypeError, ValueError, IndexError, OverflowError):
+                    self._odd("retry-after", "LL2 sent an unreadable Retry-After %.40r", header)
+                else:
+                    if when.tzinfo is not None:
+                        wait = (when - self._clock()).total_seconds()
+        if wait is None:
+            match = _THROTTLE_DETAIL.search(_detail(response))
+            if match:
+                wait = float(match.group(1))
+        if wait is None or math.isnan(wait):
+            return DEFAULT_RETRY_AFTER
+        if not 0 <= wait <= MAX_WAIT_SECONDS:
+            self._odd("retry-after", "LL2 asked to wait %.6gs; waiting at most an hour", wait)
+        return min(max(0.0, wait), MAX_WAIT_SECONDS)
 
 
 def _expected_size(
@@ -427,18 +571,43 @@ def _detail(response: httpx.Response) -> str:
     return ""
 
 
-def _retry_after(response: httpx.Response) -> float:
-    """Return the wait LL2 asked for: ``Retry-After`` or the number in its 429 detail."""
-    header = response.headers.get("Retry-After")
-    if header:
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            pass
-    match = _THROTTLE_DETAIL.search(_detail(response))
-    if match:
-        return float(match.group(1))
-    return 60.0
+def _query_int(url: str, params: dict[str, str] | None, name: str) -> int | None:
+    """Return the integer query parameter ``name`` of a request (URL query, then params)."""
+    query = dict(parse_qsl(urlsplit(url).query))
+    query.update(params or {})
+    try:
+        return int(query[name]) if query.get(name) else None
+    except ValueError:
+        return None
+
+
+class _NextGuard:
+    """Tell when a ``next`` link leads back to a page already read, or does not move on."""
+
+    def __init__(self, first_url: str, params: dict[str, str] | None) -> None:
+        self._visited = {_page_key(first_url, params)}
+        self._offset = _query_int(first_url, params, "offset") or 0
+
+    def loops(self, next_url: str) -> str | None:
+        """Return why following ``next_url`` would loop, or None when it moves on."""
+        key = _page_key(next_url, None)
+        if key in self._visited:
+            return "leads back to a page already read"
+        offset = _query_int(next_url, None, "offset")
+        if offset is not None and offset <= self._offset:
+            return f"does not move past offset {self._offset}"
+        self._visited.add(key)
+        if offset is not None:
+            self._offset = offset
+        return None
+
+
+def _page_key(url: str, params: dict[str, str] | None) -> tuple[str, frozenset[tuple[str, str]]]:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.update(params or {})
+    query.pop("mode", None)  # added to the first request only; ``next`` links carry it
+    return parts.path, frozenset(query.items())
 
 
 __all__ = [

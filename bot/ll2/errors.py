@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
+
+# The longest wait any LL2 answer may impose: LL2 counts requests per rolling hour, so no
+# honest 429 asks for more. ``Retry-After: 1e300`` would otherwise overflow a timedelta,
+# and ``99999999999`` would schedule the next poll in the year 5195.
+MAX_WAIT_SECONDS = 3600.0
+
+
+def clamp_wait(seconds: float) -> float:
+    """Return ``seconds`` within ``[0, MAX_WAIT_SECONDS]`` (NaN and infinities included)."""
+    if math.isnan(seconds):
+        return MAX_WAIT_SECONDS
+    return min(max(0.0, seconds), MAX_WAIT_SECONDS)
 
 
 class LL2Error(Exception):
@@ -13,7 +26,7 @@ class LL2Throttled(LL2Error):
     """LL2 (or our own budget) says no more requests until ``retry_after`` seconds pass."""
 
     def __init__(self, retry_after: float, *, url: str | None = None, detail: str = "") -> None:
-        self.retry_after = max(0.0, retry_after)
+        self.retry_after = clamp_wait(retry_after)
         self.url = url
         self.detail = detail
         super().__init__(
@@ -52,6 +65,14 @@ class LL2Unavailable(LL2Error):
         self.url = url
         self.cause = cause
         super().__init__(f"LL2 unavailable at {url}: {cause}")
+
+
+class LL2DeadlineExceeded(LL2Unavailable):
+    """LL2 did not complete an answer within the request's overall deadline (a trickle)."""
+
+    def __init__(self, url: str, deadline: float) -> None:
+        self.deadline = deadline
+        super().__init__(url, f"no complete answer within {deadline:g}s")
 
 
 class LL2BadResponse(LL2Error):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,25 +12,73 @@ from bot.core.items import Event
 
 log = logging.getLogger(__name__)
 
+# What no store can hold: PostgreSQL refuses NUL in text (``psycopg.DataError``), and a lone
+# surrogate (JSON ``"\ud800"``) cannot be encoded to UTF-8 (SQLite: ``UnicodeEncodeError``).
+# JSON decoding already joins valid surrogate pairs, so any surrogate left in a str is lone.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _replace(match: re.Match[str]) -> str:
+    return "" if match.group() == "\x00" else "\ufffd"
+
+
+def clean_text(value: str) -> str:
+    """Return ``value`` without NUL characters and with lone surrogates replaced by U+FFFD."""
+    return _UNSTORABLE.sub(_replace, value) if _UNSTORABLE.search(value) else value
+
+
+def clean(value: Any) -> Any:
+    """Return a copy of decoded JSON whose every string (keys included) a store can hold.
+
+    Values without anything to clean are returned as they are (no copy).
+    """
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        items = [clean(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if isinstance(value, dict):
+        pairs = [(clean(k), clean(v)) for k, v in value.items()]
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, value.items(), strict=True)):
+            return value
+        return dict(pairs)
+    return value
+
 
 def parse_event(raw: Any) -> Event:
-    """Parse one LL2 event object; raise ``ValueError`` when it is unusable."""
+    """Parse one LL2 event object (cleaned first); raise ``ValueError`` when it is unusable."""
     try:
-        return Event.model_validate(raw)
+        return _validate(clean(raw))
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _validate(item: Any) -> Event:
+    try:
+        return Event.model_validate(item)
     except ValidationError as exc:
         raise ValueError(_summarise(exc)) from None
 
 
 def parse_items(results: Any) -> tuple[list[tuple[Event, dict[str, Any]]], list[tuple[Any, str]]]:
-    """Parse a page's ``results``: ``(event, raw item)`` pairs, and ``(id, reason)`` rejects."""
+    """Parse a page's ``results``: ``(event, cleaned raw item)`` pairs, and ``(id, reason)``.
+
+    The raw item handed back is the cleaned one: it is what the store keeps as the snapshot.
+    """
     parsed: list[tuple[Event, dict[str, Any]]] = []
     rejected: list[tuple[Any, str]] = []
     if not isinstance(results, list):
         return parsed, [(None, "results is not a list")]
     for item in results:
-        item_id = item.get("id") if isinstance(item, dict) else None
+        item_id = clean(item.get("id")) if isinstance(item, dict) else None
         try:
-            parsed.append((parse_event(item), item))
+            cleaned = clean(item)
+            if cleaned is not item:
+                log.info("LL2 event id=%s: removed characters no store can hold", item_id)
+            parsed.append((_validate(cleaned), cleaned))
+        except RecursionError:
+            log.warning("skipping malformed LL2 event id=%s: nested too deeply", item_id)
+            rejected.append((item_id, "nested too deeply"))
         except ValueError as exc:
             log.warning("skipping malformed LL2 event id=%s: %s", item_id, exc)
             rejected.append((item_id, str(exc)))
