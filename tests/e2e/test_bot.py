@@ -37,6 +37,16 @@ DESIGN_COMMANDS = {
     },
     "alerts": {
         "add": {"channel", "type", "agency", "program", "kinds", "reminders", "mention"},
+        "edit": {
+            "subscription",
+            "channel",
+            "type",
+            "agency",
+            "program",
+            "kinds",
+            "reminders",
+            "mention",
+        },
         "remove": {"subscription"},
         "list": set(),
         "test": {"subscription"},
