@@ -111,7 +111,7 @@ class RecordingSink:
 
     async def send(self, delivery: Delivery, subscription: Subscription) -> int | None:
         """Record the alert."""
-        self.sent.append((self.clock(), delivery.kind, delivery.event_id))
+        self.sent.append((self.clock(), delivery.kind, int(delivery.item_id)))
         return None
 
 

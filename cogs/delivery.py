@@ -25,25 +25,31 @@ IDLE_WAKE = 2.0  # seconds between drains when nobody wakes us (retries falling 
 
 
 class DiscordSink:
-    """Post a delivery's stored message to its channel, with the delivery's nonce."""
+    """Post a delivery's stored message to its channel, with the delivery's nonce.
+
+    One delivery per (channel, alert): its message already mentions every role of the
+    channel's matching subscriptions.
+    """
 
     def __init__(self, bot: TMinusBot, pacer: GlobalPacer) -> None:
         self.bot = bot
         self.pacer = pacer
 
     async def send(self, delivery: Delivery, subscription: Subscription) -> int | None:
-        """Post one alert; raise a transient or permanent sink error on failure."""
-        channel_id = subscription.channel_id
+        """Post one alert to its channel; raise a transient or permanent sink error on failure."""
+        channel_id = delivery.channel_id
         if channel_id is None:
-            raise classify(RuntimeError("subscription has no channel"), None)
-        channel = self.bot.get_partial_messageable(channel_id, guild_id=subscription.guild_id)
+            raise classify(RuntimeError("delivery has no channel"), None)
+        guild_id = delivery.guild_id or subscription.guild_id
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
         payload = delivery.payload["message"]
         await self.pacer.wait()
         try:
             # A nonce makes discord.py set enforce_nonce: a resend after a crash between
             # this post and the commit returns the first message instead of a second one.
+            # (nonce_key: a row carried over from schema 0001 keeps its old key's nonce.)
             message = await channel.send(
-                nonce=nonce_for(delivery.dedupe_key), **message_kwargs(payload)
+                nonce=nonce_for(delivery.nonce_key), **message_kwargs(payload)
             )
         except (TimeoutError, discord.HTTPException, OSError) as exc:
             raise classify(exc, channel_id) from exc

@@ -169,19 +169,32 @@ class DeliveryState(StrEnum):
 
 
 class Delivery(SQLModel, table=True):
-    """One alert for one subscription: the transactional outbox."""
+    """One alert for one destination: the transactional outbox.
+
+    A destination is a channel (one message per channel per alert, however many of its
+    subscriptions match) or a console subscription (``tminus watch``). Alerts are keyed by
+    (feed, item id) so every feed's items share the outbox.
+    """
 
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("dedupe_key", name="uq_deliveries_dedupe_key"),
         Index("ix_deliveries_state_due", "state", "next_attempt_at"),
-        Index("ix_deliveries_subscription", "subscription_id"),
+        Index("ix_deliveries_channel", "channel_id"),
+        Index("ix_deliveries_guild", "guild_id"),
+        Index("ix_deliveries_item", "feed", "item_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # destination:feed:item id:kind:discriminator (``channel:<id>`` or ``console:<sub id>``).
     dedupe_key: str
-    subscription_id: int = Field(foreign_key="subscriptions.id", ondelete="CASCADE")
-    event_id: int = Field(sa_type=BigInteger)
+    # The schema-0001 key of a row carried over by migration 0002. A row pending then may
+    # already have been posted with a nonce derived from it, so its nonce stays that one.
+    legacy_key: str | None = None
+    guild_id: int | None = Field(default=None, sa_type=BigInteger)
+    channel_id: int | None = Field(default=None, sa_type=BigInteger)  # None: the console
+    feed: str
+    item_id: str
     kind: str
     # The alert JSON object of DESIGN.md (its ``message`` is what is sent to Discord).
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
@@ -193,14 +206,34 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = _utc()
     sent_at: datetime | None = _utc(default=None, nullable=True)
 
+    @property
+    def nonce_key(self) -> str:
+        """Return the key the Discord nonce is derived from (stable across the upgrade)."""
+        return self.legacy_key or self.dedupe_key
+
+
+class DeliverySubscription(SQLModel, table=True):
+    """A subscription a delivery serves: several when their filters overlap in one channel."""
+
+    __tablename__ = "delivery_subscriptions"
+    __table_args__ = (Index("ix_delivery_subscriptions_subscription", "subscription_id"),)
+
+    delivery_id: int = Field(primary_key=True, foreign_key="deliveries.id", ondelete="CASCADE")
+    subscription_id: int = Field(
+        primary_key=True, foreign_key="subscriptions.id", ondelete="CASCADE"
+    )
+
 
 class SyncState(SQLModel, table=True):
-    """Progress of a sync stream (``events``): watermark, last success, budget seen."""
+    """Progress of one feed (``events``, later ``launches``): watermarks, last success, budget."""
 
     __tablename__ = "sync_state"
 
-    name: str = Field(primary_key=True)
+    feed: str = Field(primary_key=True)
+    # The newest LL2 ``last_updated`` committed: polls resume from here.
     watermark: datetime | None = _utc(default=None, nullable=True)
+    # Reminders due up to here have been enqueued (or dropped past their grace).
+    reminders_watermark: datetime | None = _utc(default=None, nullable=True)
     seeded: bool = False
     last_attempt_at: datetime | None = _utc(default=None, nullable=True)
     last_success_at: datetime | None = _utc(default=None, nullable=True)

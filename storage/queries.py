@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, literal_column, or_, update
+from sqlalchemy import case, delete, false, func, literal_column, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -15,6 +15,7 @@ from storage.models import (
     AgencyRow,
     Delivery,
     DeliveryState,
+    DeliverySubscription,
     EventAgency,
     EventProgram,
     EventRow,
@@ -351,25 +352,48 @@ def get_guild_subscription(
     return found
 
 
+def _drop_orphans(session: Session) -> None:
+    """Delete pending deliveries that no longer serve any subscription (nothing to send to)."""
+    served = select(DeliverySubscription.delivery_id)
+    session.exec(
+        delete(Delivery).where(
+            col(Delivery.state) == DeliveryState.PENDING.value, col(Delivery.id).not_in(served)
+        )
+    )
+
+
 def remove_subscription(*, session: Session, guild_id: int, subscription_id: int) -> bool:
-    """Delete a guild's subscription (and its pending deliveries); return whether it existed."""
+    """Delete a guild's subscription and the pending deliveries only it wanted; True if found.
+
+    Sent deliveries stay: they record what the channel already got, so a new subscription of
+    the same channel is not sent the same alert again.
+    """
     found = get_guild_subscription(
         session=session, guild_id=guild_id, subscription_id=subscription_id
     )
     if found is None:
         return False
-    session.exec(delete(Delivery).where(col(Delivery.subscription_id) == subscription_id))
+    session.exec(
+        delete(DeliverySubscription).where(
+            col(DeliverySubscription.subscription_id) == subscription_id
+        )
+    )
+    _drop_orphans(session)
     session.delete(found)
     session.flush()
     return True
 
 
 def remove_guild(*, session: Session, guild_id: int) -> int:
-    """Delete every subscription of a guild the bot left; return how many."""
+    """Delete every subscription and delivery of a guild the bot left; return how many subs."""
     ids = list(session.exec(select(Subscription.id).where(Subscription.guild_id == guild_id)).all())
     if ids:
-        session.exec(delete(Delivery).where(col(Delivery.subscription_id).in_(ids)))
+        session.exec(
+            delete(DeliverySubscription).where(col(DeliverySubscription.subscription_id).in_(ids))
+        )
         session.exec(delete(Subscription).where(col(Subscription.id).in_(ids)))
+    session.exec(delete(Delivery).where(col(Delivery.guild_id) == guild_id))
+    _drop_orphans(session)
     return len(ids)
 
 
@@ -382,8 +406,10 @@ def pause_subscriptions(
 ) -> list[int]:
     """Pause subscriptions by id or by channel; return the ids paused.
 
-    Their pending deliveries are dropped with the reason: a paused channel gets no backlog
-    when a person fixes it and subscribes again, and the outbox holds only what can go out.
+    Pending deliveries that now serve no active subscription are dropped with the reason: a
+    paused channel gets no backlog when a person fixes it and subscribes again, and the
+    outbox holds only what can go out. (Pausing by channel pauses every subscription of it:
+    the channel itself refused, so all its deliveries stop.)
     """
     query = select(Subscription).where(col(Subscription.paused_reason).is_(None))
     if channel_id is not None:
@@ -398,12 +424,25 @@ def pause_subscriptions(
         session.add(sub)
         assert sub.id is not None
         paused.append(sub.id)
+    session.flush()
     if paused:
+        affected = select(DeliverySubscription.delivery_id).where(
+            col(DeliverySubscription.subscription_id).in_(paused)
+        )
+        still_served = (
+            select(DeliverySubscription.delivery_id)
+            .join(Subscription, col(Subscription.id) == col(DeliverySubscription.subscription_id))
+            .where(col(Subscription.paused_reason).is_(None))
+        )
+        refused = col(Delivery.channel_id) == channel_id if channel_id is not None else false()
         session.exec(
             update(Delivery)
             .where(
-                col(Delivery.subscription_id).in_(paused),
                 col(Delivery.state) == DeliveryState.PENDING.value,
+                or_(
+                    refused,
+                    col(Delivery.id).in_(affected) & col(Delivery.id).not_in(still_served),
+                ),
             )
             .values(state=DeliveryState.DROPPED.value, last_error=f"subscription paused: {reason}")
         )
@@ -423,8 +462,30 @@ def paused_subscriptions(*, session: Session, guild_id: int | None = None) -> li
 
 
 def enqueue_deliveries(*, session: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert outbox rows; a row whose dedupe key exists is skipped. Return how many went in."""
-    return _insert_ignore(session, Delivery, rows)
+    """Insert outbox rows; a row whose dedupe key exists is skipped. Return how many went in.
+
+    Each row may carry ``subscription_ids``: the subscriptions it serves (stored as links).
+    """
+    if not rows:
+        return 0
+    served = {row["dedupe_key"]: list(row.get("subscription_ids") or ()) for row in rows}
+    values = [{k: v for k, v in row.items() if k != "subscription_ids"} for row in rows]
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = (
+        module.insert(Delivery)
+        .values(values)
+        .on_conflict_do_nothing()
+        .returning(col(Delivery.id), col(Delivery.dedupe_key))
+    )
+    inserted = session.exec(statement).all()
+    links = [
+        {"delivery_id": delivery_id, "subscription_id": sub_id}
+        for delivery_id, key in inserted
+        for sub_id in dict.fromkeys(served.get(key, ()))
+    ]
+    _insert_ignore(session, DeliverySubscription, links)
+    return len(inserted)
 
 
 def due_deliveries(
@@ -434,14 +495,40 @@ def due_deliveries(
     limit: int = 100,
     subscription_ids: Sequence[int] | None = None,
 ) -> list[Delivery]:
-    """Return pending deliveries whose next attempt is due, oldest first."""
+    """Return pending deliveries whose next attempt is due, oldest first.
+
+    With ``subscription_ids``, only deliveries serving at least one of them.
+    """
     query = select(Delivery).where(
         Delivery.state == DeliveryState.PENDING.value, col(Delivery.next_attempt_at) <= now
     )
     if subscription_ids is not None:
-        query = query.where(col(Delivery.subscription_id).in_(subscription_ids))
+        query = query.where(
+            col(Delivery.id).in_(
+                select(DeliverySubscription.delivery_id).where(
+                    col(DeliverySubscription.subscription_id).in_(subscription_ids)
+                )
+            )
+        )
     query = query.order_by(col(Delivery.next_attempt_at), col(Delivery.id)).limit(limit)
     return list(session.exec(query).all())
+
+
+def delivery_subscription_ids(
+    *, session: Session, delivery_ids: Sequence[int]
+) -> dict[int, list[int]]:
+    """Return, for each delivery, the ids of the subscriptions it serves (ascending)."""
+    found: dict[int, list[int]] = {i: [] for i in delivery_ids}
+    if not delivery_ids:
+        return found
+    query = (
+        select(DeliverySubscription.delivery_id, DeliverySubscription.subscription_id)
+        .where(col(DeliverySubscription.delivery_id).in_(list(delivery_ids)))
+        .order_by(col(DeliverySubscription.subscription_id))
+    )
+    for delivery_id, subscription_id in session.exec(query).all():
+        found[delivery_id].append(subscription_id)
+    return found
 
 
 def next_delivery_due(*, session: Session) -> datetime | None:
@@ -504,11 +591,11 @@ def count_deliveries(*, session: Session, state: DeliveryState) -> int:
 # --- sync state -----------------------------------------------------------------------------
 
 
-def sync_state(*, session: Session, name: str = "events") -> SyncState:
-    """Return the sync state row, creating it on first use."""
-    found = session.get(SyncState, name)
+def sync_state(*, session: Session, feed: str = "events") -> SyncState:
+    """Return a feed's sync state row, creating it on first use."""
+    found = session.get(SyncState, feed)
     if found is None:
-        found = SyncState(name=name)
+        found = SyncState(feed=feed)
         session.add(found)
         session.flush()
     return found

@@ -51,7 +51,10 @@ class Sink(Protocol):
     """Where deliveries go."""
 
     async def send(self, delivery: Delivery, subscription: Subscription) -> int | None:
-        """Deliver; return a message id when the destination has one."""
+        """Deliver to the delivery's destination (``subscription`` is one it serves).
+
+        Return a message id when the destination has one.
+        """
         ...
 
 
@@ -108,23 +111,34 @@ class DeliveryWorker:
             due = queries.due_deliveries(
                 session=session, now=self.clock(), limit=limit, subscription_ids=list(subs)
             )
-        by_subscription: dict[int, list[Delivery]] = defaultdict(list)
+            served_by = queries.delivery_subscription_ids(
+                session=session, delivery_ids=[d.id for d in due if d.id is not None]
+            )
+        # One queue per destination: a channel (however many subscriptions it has) or a
+        # console subscription. Each delivery goes out once, on behalf of the first active
+        # subscription it serves (the sink needs only its destination).
+        queues: dict[tuple[str, int], list[tuple[Delivery, Subscription]]] = defaultdict(list)
         for delivery in due:
-            by_subscription[delivery.subscription_id].append(delivery)
+            assert delivery.id is not None
+            sub = next((subs[i] for i in served_by.get(delivery.id, ()) if i in subs), None)
+            if sub is None or sub.id is None:
+                continue
+            where = ("channel", delivery.channel_id) if delivery.channel_id else ("sub", sub.id)
+            queues[where].append((delivery, sub))
         semaphore = asyncio.Semaphore(self.concurrency)
 
-        async def run(sub: Subscription, items: Sequence[Delivery]) -> None:
+        async def run(items: Sequence[tuple[Delivery, Subscription]]) -> None:
             async with semaphore:
-                # One subscription's alerts go out in order; different channels in parallel.
-                for delivery in items:
+                # One destination's alerts go out in order; different channels in parallel.
+                for delivery, sub in items:
                     if not await self._deliver(delivery, sub, report):
                         break
 
-        await asyncio.gather(*(run(subs[sid], items) for sid, items in by_subscription.items()))
+        await asyncio.gather(*(run(items) for items in queues.values()))
         return report
 
     async def _deliver(self, delivery: Delivery, sub: Subscription, report: DrainReport) -> bool:
-        """Send one delivery; return False when the rest of this subscription's must wait."""
+        """Send one delivery; return False when the rest of this destination's must wait."""
         assert delivery.id is not None
         try:
             message_id = await self.sink.send(delivery, sub)
@@ -169,14 +183,14 @@ class DeliveryWorker:
                     paused = queries.pause_subscriptions(
                         session=session,
                         reason=exc.pause_reason,
-                        channel_id=sub.channel_id,
+                        channel_id=delivery.channel_id,
                         subscription_ids=[sub.id] if sub.id is not None else [],
                     )
                     report.paused += len(paused)
                     log.warning(
                         "paused subscriptions %s (channel %s): %s",
                         paused,
-                        sub.channel_id,
+                        delivery.channel_id,
                         exc.pause_reason,
                     )
             report.failed += 1

@@ -92,13 +92,24 @@ def event_from_snapshot(snapshot: dict[str, Any]) -> Event:
     return Event.model_validate(snapshot)
 
 
+def destination(subscription: Subscription) -> str:
+    """Return where a subscription's alerts go: its channel, or (``tminus watch``) itself."""
+    if subscription.channel_id is not None:
+        return f"channel:{subscription.channel_id}"
+    return f"console:{subscription.id}"
+
+
 def delivery_rows(
     alerts: Sequence[Alert], subscriptions: Sequence[Subscription], now: datetime
 ) -> list[dict[str, Any]]:
-    """Return one outbox row per (alert, matching subscription), rendered for that channel."""
+    """Return one outbox row per (alert, destination) with at least one matching subscription.
+
+    A channel whose subscriptions overlap gets one message mentioning the union of their
+    roles (DESIGN.md invariant 9); the row lists every subscription it serves.
+    """
     rows: list[dict[str, Any]] = []
     for alert in alerts:
-        rendered: dict[int | None, Any] = {}
+        destinations: dict[str, list[Subscription]] = {}
         for sub in subscriptions:
             if sub.id is None or not subscription_matches(
                 kinds=sub.kinds,
@@ -108,24 +119,32 @@ def delivery_rows(
                 alert=alert,
             ):
                 continue
+            # A reminder lead counts only for the subscriptions that asked for it.
             if (
                 alert.kind is AlertKind.REMINDER
                 and alert.lead is not None
                 and int(alert.lead.total_seconds()) not in sub.reminder_leads
             ):
                 continue
-            role = sub.mention_role_id
-            if role not in rendered:
-                rendered[role] = render_alert(alert, mention_role_ids=[role])
-            key = alert.key(sub.id)
+            destinations.setdefault(destination(sub), []).append(sub)
+        rendered: dict[tuple[int, ...], Any] = {}
+        for where, subs in destinations.items():
+            roles = tuple(sorted({s.mention_role_id for s in subs if s.mention_role_id}))
+            if roles not in rendered:
+                rendered[roles] = render_alert(alert, mention_role_ids=roles)
+            key = alert.key(where)
+            first = subs[0]
             rows.append(
                 {
                     "dedupe_key": key,
-                    "subscription_id": sub.id,
-                    "event_id": alert.event.id,
+                    "subscription_ids": [s.id for s in subs],
+                    "guild_id": first.guild_id,
+                    "channel_id": first.channel_id,
+                    "feed": alert.feed,
+                    "item_id": alert.item_id,
                     "kind": alert.kind.value,
                     "payload": alert_json(
-                        alert, key=key, subscription_id=sub.id, message=rendered[role]
+                        alert, key=key, subscription_id=first.id, message=rendered[roles]
                     ),
                     "state": DeliveryState.PENDING.value,
                     "attempts": 0,
@@ -199,7 +218,7 @@ class Syncer:
             enqueued = queries.enqueue_deliveries(
                 session=session, rows=delivery_rows(alerts, subs, now)
             )
-            state = queries.sync_state(session=session)
+            state = queries.sync_state(session=session, feed=Event.feed)
             if watermark is not None and (state.watermark is None or watermark > state.watermark):
                 state.watermark = watermark
             if mark_seeded:
@@ -210,7 +229,7 @@ class Syncer:
             crashpoint("before_page_commit")
         crashpoint("after_page_commit")
         if report is not None:
-            report.alerts.extend(a.key(None) for a in alerts)
+            report.alerts.extend(a.key() for a in alerts)
         if alerts:
             log.info(
                 "%d alert(s) from %d event(s); %d deliveries enqueued",
@@ -224,7 +243,7 @@ class Syncer:
 
     def _state(self) -> tuple[bool, datetime | None]:
         with session_scope(self.engine) as session:
-            state = queries.sync_state(session=session)
+            state = queries.sync_state(session=session, feed=Event.feed)
             state.last_attempt_at = self.clock()
             session.add(state)
             return state.seeded, state.watermark
@@ -242,7 +261,7 @@ class Syncer:
 
     def _record_error(self, exc: BaseException) -> None:
         with session_scope(self.engine) as session:
-            state = queries.sync_state(session=session)
+            state = queries.sync_state(session=session, feed=Event.feed)
             state.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             session.add(state)
 
@@ -328,7 +347,7 @@ class Syncer:
                 self.apply_events, page.events, page.raw, seeding=False, report=report
             )
         with session_scope(self.engine) as session:
-            state = queries.sync_state(session=session)
+            state = queries.sync_state(session=session, feed=Event.feed)
             state.last_upcoming_refresh_at = self.clock()
             session.add(state)
         return report
@@ -338,7 +357,7 @@ class Syncer:
         types = await self.client.event_types()
         with session_scope(self.engine) as session:
             queries.save_event_types(session=session, types=[(t.id, t.name) for t in types])
-            state = queries.sync_state(session=session)
+            state = queries.sync_state(session=session, feed=Event.feed)
             state.last_types_refresh_at = self.clock()
             session.add(state)
         return len(types)
@@ -350,8 +369,8 @@ class Syncer:
         now = self.clock()
         grace = self.settings.grace
         with session_scope(self.engine) as session:
-            state = queries.sync_state(session=session, name="reminders")
-            last = state.watermark
+            state = queries.sync_state(session=session, feed=Event.feed)
+            last = state.reminders_watermark
             since = min(last, now - grace) if last else now - grace
             subs = [
                 s
@@ -362,7 +381,7 @@ class Syncer:
             if subs:
                 longest = timedelta(seconds=max(max(s.reminder_leads) for s in subs))
                 enqueued = self._reminders_between(session, subs, since, now, longest)
-            state.watermark = now
+            state.reminders_watermark = now
             session.add(state)
         return enqueued
 

@@ -50,12 +50,13 @@ def subscription(guild: int, channel: int, **values: Any) -> Subscription:
     return Subscription(guild_id=guild, channel_id=channel, created_at=T0, **values)
 
 
-def delivery(key: str, sub_id: int, **values: Any) -> dict[str, Any]:
-    """Return an outbox row."""
+def delivery(key: str, *sub_ids: int, **values: Any) -> dict[str, Any]:
+    """Return an outbox row serving ``sub_ids``."""
     row = {
         "dedupe_key": key,
-        "subscription_id": sub_id,
-        "event_id": 1,
+        "subscription_ids": list(sub_ids),
+        "feed": "events",
+        "item_id": "1",
         "kind": "update",
         "payload": {"kind": "update"},
         "state": DeliveryState.PENDING.value,
