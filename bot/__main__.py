@@ -1,232 +1,45 @@
-"""The ``tminus`` command line: a thin launcher that parses flags, loads config, and hands off."""
+"""The ``tminus`` command line: parse, resolve settings, dispatch to ``bot/cli/<command>.py``."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Sequence
 
-from bot.cli import commands
-from bot.config import Config, ConfigError, load_config
+from bot.cli import db, demo, emulator, events, run, watch
+from bot.cli.exits import EXIT_USAGE, Handler, fail
+from bot.cli.parser import build_parser, configure_logging, load
+from bot.config import ConfigError
 
 log = logging.getLogger(__name__)
 
-EXIT_USAGE = commands.EXIT_USAGE
-
-DESCRIPTION = """\
-tminus keeps a Discord community on top of spaceflight events (dockings, spacewalks,
-landings, press events) from the Launch Library 2 API: it polls LL2 within its request
-budget, diffs each event against a local store and posts alerts to subscribed channels.
-
-Settings resolve: command-line flag > TMINUS_<SECTION>_<KEY> env > config file > default.
-"""
-
-
-def _global_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    default = argparse.SUPPRESS if suppress else None
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        default=default,
-        help="config file (TOML); default ./config.toml if present",
-    )
-    parser.add_argument(
-        "--db",
-        metavar="URL",
-        default=default,
-        help="storage URL (storage.url), e.g. sqlite:///tminus.db",
-    )
-    parser.add_argument(
-        "--ll2-url",
-        metavar="URL",
-        default=default,
-        help="LL2 API root with version (ll2.url), e.g. https://ll.thespacedevs.com/2.2.0",
-    )
-    parser.add_argument(
-        "--log-level",
-        metavar="LEVEL",
-        default=default,
-        help="DEBUG, INFO, WARNING or ERROR (log.level)",
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(
-        prog="tminus",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _global_flags(parser, suppress=False)
-    common = argparse.ArgumentParser(add_help=False)
-    _global_flags(common, suppress=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    sub.add_parser(
-        "run",
-        parents=[common],
-        help="run the Discord bot",
-        description="Run the Discord bot: sync LL2, answer slash commands, post alerts. "
-        "Needs a bot token in TMINUS_DISCORD_TOKEN (or discord.token).",
-    )
-
-    watch = sub.add_parser(
-        "watch",
-        parents=[common],
-        help="run the alert pipeline without Discord, printing alerts",
-        description="Run the same pipeline as the bot, printing alerts to stdout instead of "
-        "posting them. Exit 75 (with one line saying when) when LL2 throttles "
-        "or the request budget is spent during --once.",
-    )
-    watch.add_argument(
-        "--once", action="store_true", help="one sync + reminders + delivery, then exit"
-    )
-    watch.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="text for people, json for one alert object per line (default text)",
-    )
-    watch.add_argument(
-        "--type",
-        dest="types",
-        action="append",
-        default=[],
-        metavar="ID|NAME",
-        help="only print alerts for this event type (repeatable; e.g. Docking or 2)",
-    )
-    watch.add_argument(
-        "--kinds",
-        metavar="LIST",
-        help="comma list of update, webcast_live, rescheduled, new_event, reminder, or all",
-    )
-
-    sub.add_parser(
-        "demo",
-        parents=[common],
-        help="offline demo: recorded events, a scripted timeline, every alert kind",
-        description="Serve bundled recorded LL2 events from the emulator on loopback and play "
-        "a ~20 s timeline (an update, a webcast going live, a reminder, a slip, a new "
-        "event) through the real pipeline, printing the alerts. Needs no network.",
-    )
-
-    events = sub.add_parser(
-        "events",
-        parents=[common],
-        help="look events up in the local store",
-        description="Look events up in the local store (no LL2 request).",
-    )
-    ev_sub = events.add_subparsers(dest="events_command", metavar="ACTION", required=True)
-    upcoming = ev_sub.add_parser(
-        "upcoming",
-        parents=[common],
-        help="the next events by date",
-        description="List the next events by date from the local store.",
-    )
-    upcoming.add_argument(
-        "--type",
-        dest="types",
-        action="append",
-        default=[],
-        metavar="ID|NAME",
-        help="only this event type (repeatable; e.g. Docking or 2)",
-    )
-    upcoming.add_argument("--count", type=int, default=10, help="how many (1-25, default 10)")
-    search = ev_sub.add_parser(
-        "search",
-        parents=[common],
-        help="events whose name matches",
-        description="List events from the local store whose name matches the query.",
-    )
-    search.add_argument("query", help="words to find in event names")
-    show = ev_sub.add_parser(
-        "show",
-        parents=[common],
-        help="one event in full",
-        description="Show one event from the local store in full: date, type, webcasts, "
-        "latest updates.",
-    )
-    show.add_argument("event_id", type=int, metavar="ID", help="the LL2 event id")
-
-    emulator = sub.add_parser(
-        "emulator",
-        parents=[common],
-        help="serve the LL2 emulator on loopback",
-        description="Serve the LL2 emulator (recorded + synthetic events, both API versions, "
-        "LL2's hourly limit, a /_control/ API) on 127.0.0.1 for bot developers.",
-    )
-    emulator.add_argument("--port", type=int, default=8765, help="port (default 8765)")
-    emulator.add_argument(
-        "--requests-per-hour",
-        type=int,
-        default=15,
-        help="per-IP hourly limit like LL2's free tier (0 = unlimited; default 15)",
-    )
-
-    db = sub.add_parser(
-        "db",
-        parents=[common],
-        help="database maintenance",
-        description="Maintain the database named by storage.url (--db).",
-    )
-    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    db_sub.add_parser(
-        "upgrade",
-        parents=[common],
-        help="apply pending migrations",
-        description="Apply pending database migrations to storage.url, creating the schema "
-        "in a new database; running it again changes nothing.",
-    )
-    return parser
-
-
-def configure_logging(level: str) -> None:
-    """Log to stderr so stdout stays for alerts and answers."""
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
-def load(args: argparse.Namespace) -> Config:
-    """Resolve settings from the flags, environment and config file."""
-    path = Path(args.config) if getattr(args, "config", None) else None
-    return load_config(
-        path,
-        overrides={
-            ("storage", "url"): getattr(args, "db", None),
-            ("ll2", "url"): getattr(args, "ll2_url", None),
-            ("log", "level"): getattr(args, "log_level", None),
-        },
-    )
+HANDLERS: dict[str, Handler] = {
+    "run": run.main,
+    "watch": watch.main,
+    "demo": demo.main,
+    "events": events.main,
+    "emulator": emulator.main,
+    "db": db.main,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``tminus`` command line."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         config = load(args)
     except ConfigError as exc:
-        print(f"tminus: {exc}", file=sys.stderr)  # noqa: T201
-        return EXIT_USAGE
+        return fail(str(exc), EXIT_USAGE)
     configure_logging(config.log.level)
-    handler = commands.HANDLERS[args.command]
     try:
-        return asyncio.run(_run(handler, config, args))
+        return asyncio.run(_until_stopped(HANDLERS[args.command](config, args)))
     except KeyboardInterrupt:
         return 130
 
 
-async def _run(handler: commands.Handler, config: Config, args: argparse.Namespace) -> int:
+async def _until_stopped(command: Awaitable[int]) -> int:
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
@@ -241,7 +54,7 @@ async def _run(handler: commands.Handler, config: Config, args: argparse.Namespa
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop)
     try:
-        return await handler(config, args)
+        return await command
     except asyncio.CancelledError:
         log.info("stopped")
         return 0
