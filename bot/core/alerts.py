@@ -1,38 +1,41 @@
-"""Alert kinds and the alert value passed from change detection to rendering and delivery."""
+"""The alert value passed from change detection to rendering and delivery.
+
+What kinds of alert exist, and how each is detected, keyed and shown, is the registry's
+business: :mod:`bot.core.kinds` (docs/architecture.md, "Alert kinds").
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from bot.core.items import Event, EventUpdate
-from bot.core.timeutil import format_duration, isoformat_z
 
-
-class AlertKind(StrEnum):
-    """What happened to an event (DESIGN.md, "Alert kinds")."""
-
-    UPDATE = "update"
-    WEBCAST_LIVE = "webcast_live"
-    RESCHEDULED = "rescheduled"
-    NEW_EVENT = "new_event"
-    REMINDER = "reminder"
-
-
-ALL_KINDS: tuple[AlertKind, ...] = tuple(AlertKind)
+if TYPE_CHECKING:
+    # Kinds build alerts, so they import this module; it reaches them only lazily (below).
+    from bot.core.kinds import (
+        ALL_KINDS,
+        AlertKind,
+        Kind,
+        new_event_alert,
+        reminder_alert,
+        rescheduled_alert,
+        update_alert,
+        webcast_live_alert,
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
     """One thing worth telling a channel about one event."""
 
-    kind: AlertKind
+    kind: Kind
     event: Event
     discriminator: str
-    update: EventUpdate | None = None  # for UPDATE
-    previous_date: datetime | None = None  # for RESCHEDULED
-    lead: timedelta | None = None  # for REMINDER
+    update: EventUpdate | None = None  # for ``update``
+    previous_date: datetime | None = None  # for ``rescheduled``
+    lead: timedelta | None = None  # for ``reminder``
 
     @property
     def feed(self) -> str:
@@ -54,30 +57,36 @@ class Alert:
         return f"{owner}:{self.feed}:{self.item_id}:{self.kind.value}:{self.discriminator}"
 
 
-def update_alert(event: Event, update: EventUpdate) -> Alert:
-    """Build the alert for a new entry in ``event.updates``."""
-    return Alert(AlertKind.UPDATE, event, str(update.id), update=update)
+# Names that moved to the registry, still importable from here for existing callers.
+_MOVED = frozenset(
+    {
+        "ALL_KINDS",
+        "AlertKind",
+        "new_event_alert",
+        "reminder_alert",
+        "rescheduled_alert",
+        "update_alert",
+        "webcast_live_alert",
+    }
+)
 
 
-def webcast_live_alert(event: Event) -> Alert:
-    """Build the alert for a webcast going live (one per live episode)."""
-    return Alert(AlertKind.WEBCAST_LIVE, event, isoformat_z(event.last_updated))
+def __getattr__(name: str) -> Any:
+    """Resolve a name that moved to :mod:`bot.core.kinds` (PEP 562)."""
+    if name in _MOVED:
+        from bot.core import kinds
+
+        return getattr(kinds, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def rescheduled_alert(event: Event, previous_date: datetime | None) -> Alert:
-    """Build the alert for a date that moved."""
-    assert event.date is not None
-    return Alert(AlertKind.RESCHEDULED, event, isoformat_z(event.date), previous_date=previous_date)
-
-
-def new_event_alert(event: Event) -> Alert:
-    """Build the alert for an event first seen after seeding."""
-    return Alert(AlertKind.NEW_EVENT, event, str(event.id))
-
-
-def reminder_alert(event: Event, lead: timedelta) -> Alert:
-    """Build the reminder ``lead`` before the event's current date."""
-    assert event.date is not None
-    return Alert(
-        AlertKind.REMINDER, event, f"{format_duration(lead)}@{isoformat_z(event.date)}", lead=lead
-    )
+__all__ = [
+    "ALL_KINDS",
+    "Alert",
+    "AlertKind",
+    "new_event_alert",
+    "reminder_alert",
+    "rescheduled_alert",
+    "update_alert",
+    "webcast_live_alert",
+]

@@ -1,19 +1,17 @@
-"""Change detection: a pure function from (stored snapshot, new snapshot) to alerts."""
+"""Change detection: a pure function from (stored snapshot, new snapshot) to alerts.
+
+Each alert kind brings its own detector (:mod:`bot.core.kinds`); this module runs them in
+the registry's order and matches alerts against subscription filters.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from bot.core.alerts import (
-    Alert,
-    AlertKind,
-    new_event_alert,
-    rescheduled_alert,
-    update_alert,
-    webcast_live_alert,
-)
-from bot.core.items import DAY_PRECISIONS, FINE_PRECISIONS, Event
+from bot.core.alerts import Alert
+from bot.core.items import Event
+from bot.core.kinds import CHANGE_KINDS, AlertKind, DetectContext, lead_allowed, reminder_due_times
 
 DEFAULT_RESCHEDULE_THRESHOLD = timedelta(minutes=5)
 
@@ -26,54 +24,18 @@ def detect_changes(
     now: datetime,
     reschedule_threshold: timedelta = DEFAULT_RESCHEDULE_THRESHOLD,
 ) -> list[Alert]:
-    """Return the alerts that the step from ``stored`` to ``new`` deserves.
+    """Return the alerts that the step from ``stored`` to ``new`` deserves, in registry order.
 
     ``seeding`` is true while the store is filled for the first time: existing updates and
-    dates are history then, but a webcast that is live right now is news (invariant 4).
+    dates are history then, but a webcast that is live right now is news
+    (docs/architecture.md, invariant 4). Time-driven kinds (reminders) have no detector.
     """
+    context = DetectContext(seeding=seeding, now=now, reschedule_threshold=reschedule_threshold)
     alerts: list[Alert] = []
-    if stored is None:
-        if not seeding and (new.date is None or new.date > now):
-            alerts.append(new_event_alert(new))
-        if new.webcast_live:
-            alerts.append(webcast_live_alert(new))
-        return alerts
-
-    known = {u.id for u in stored.updates}
-    fresh = [u for u in new.updates if u.id not in known]
-    fresh.sort(key=lambda u: (u.created_on is None, u.created_on, u.id))
-    alerts.extend(update_alert(new, u) for u in fresh)
-
-    if new.webcast_live and not stored.webcast_live:
-        alerts.append(webcast_live_alert(new))
-
-    if (
-        new.date is not None
-        and stored.date is not None
-        and abs(new.date - stored.date) >= reschedule_threshold
-        and new.date > now
-    ):
-        alerts.append(rescheduled_alert(new, stored.date))
+    for kind in CHANGE_KINDS:
+        assert kind.detect is not None
+        alerts.extend(kind.detect(stored, new, context))
     return alerts
-
-
-def lead_allowed(lead: timedelta, precision: str | None) -> bool:
-    """Return whether a reminder ``lead`` makes sense for a date of this precision."""
-    if precision is None or precision in FINE_PRECISIONS:
-        return True
-    if precision in DAY_PRECISIONS:
-        return lead >= timedelta(hours=24)
-    return False
-
-
-def reminder_due_times(
-    event: Event, leads: Iterable[timedelta]
-) -> list[tuple[timedelta, datetime]]:
-    """Return ``(lead, due time)`` for each lead this event's date precision allows."""
-    if event.date is None:
-        return []
-    precision = event.precision_name
-    return [(lead, event.date - lead) for lead in leads if lead_allowed(lead, precision)]
 
 
 def subscription_matches(
@@ -85,7 +47,7 @@ def subscription_matches(
     alert: Alert,
 ) -> bool:
     """Return whether a subscription with these filters wants ``alert``."""
-    if kinds and alert.kind.value not in kinds:
+    if kinds and alert.kind.name not in kinds:
         return False
     event = alert.event
     if type_ids and (event.type is None or event.type.id not in type_ids):
@@ -96,6 +58,7 @@ def subscription_matches(
 
 
 __all__ = [
+    "DEFAULT_RESCHEDULE_THRESHOLD",
     "AlertKind",
     "detect_changes",
     "lead_allowed",

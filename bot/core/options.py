@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Sequence
 from datetime import timedelta
 
-from bot.core.alerts import ALL_KINDS
+from bot.core.kinds import kind_names
 from bot.core.timeutil import parse_duration
 
 
@@ -15,14 +15,14 @@ class UsageError(Exception):
 
 
 def parse_kinds(text: str | Sequence[str] | None) -> list[str]:
-    """Parse ``kinds``: a comma list of alert kinds or ``all`` (empty list = all)."""
+    """Parse ``kinds``: a comma list of the registry's alert kinds or ``all`` (empty = all)."""
     if text is None:
         return []
     items = [p.strip().lower() for p in (text.split(",") if isinstance(text, str) else text)]
     items = [p for p in items if p]
     if not items or items == ["all"]:
         return []
-    known = [k.value for k in ALL_KINDS]
+    known = kind_names()
     for item in items:
         if item not in known:
             raise UsageError(_unknown("alert kind", item, known, extra=["all"]))

@@ -7,17 +7,19 @@ from typing import Any
 
 import pytest
 
-from bot.core.alerts import (
-    Alert,
+from bot.core.alerts import Alert
+from bot.core.changes import detect_changes, lead_allowed, reminder_due_times, subscription_matches
+from bot.core.items import Event
+from bot.core.kinds import (
+    ALL_KINDS,
     AlertKind,
+    Kind,
     new_event_alert,
     reminder_alert,
     rescheduled_alert,
     update_alert,
     webcast_live_alert,
 )
-from bot.core.changes import detect_changes, lead_allowed, reminder_due_times, subscription_matches
-from bot.core.items import Event
 from bot.core.timeutil import isoformat_z
 from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_event
@@ -68,7 +70,7 @@ def detect(stored: Event | None, new: Event, *, seeding: bool = False) -> list[A
     return detect_changes(stored, new, seeding=seeding, now=NOW, reschedule_threshold=THRESHOLD)
 
 
-def kinds(alerts: list[Alert]) -> list[AlertKind]:
+def kinds(alerts: list[Alert]) -> list[Kind]:
     """Return the alert kinds in order."""
     return [a.kind for a in alerts]
 
@@ -93,7 +95,7 @@ def test_event_first_seen_after_seeding_is_a_new_event() -> None:
     new = event(updates=[(1, OLD)])
     alerts = detect(None, new)
     assert alerts == [new_event_alert(new)]
-    assert alerts[0].key(None) == "console:5001:new_event:5001"
+    assert alerts[0].key(None) == "console:events:5001:new_event:5001"
 
 
 def test_new_event_with_its_webcast_already_live_gives_both_alerts() -> None:
@@ -329,7 +331,7 @@ def test_an_undated_event_has_no_reminders() -> None:
 # --- subscription filters --------------------------------------------------------------------
 
 
-def docking_alert(kind: AlertKind = AlertKind.UPDATE) -> Alert:
+def docking_alert(kind: Kind = AlertKind.UPDATE) -> Alert:
     """Return an alert of ``kind`` on a Docking (type 2) with agencies and programs."""
     ev = event(
         updates=[(1, OLD)],
@@ -367,14 +369,14 @@ def matches(
     )
 
 
-@pytest.mark.parametrize("kind", list(AlertKind))
-def test_a_subscription_without_filters_wants_every_alert(kind: AlertKind) -> None:
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=str)
+def test_a_subscription_without_filters_wants_every_alert(kind: Kind) -> None:
     """Empty kinds/types/agencies/programs mean "all"."""
     assert matches(docking_alert(kind))
 
 
-@pytest.mark.parametrize("kind", list(AlertKind))
-def test_kinds_filter_keeps_only_the_listed_kinds(kind: AlertKind) -> None:
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=str)
+def test_kinds_filter_keeps_only_the_listed_kinds(kind: Kind) -> None:
     """`kinds=update,reminder` passes those two kinds and no other."""
     wanted = kind in (AlertKind.UPDATE, AlertKind.REMINDER)
     assert matches(docking_alert(kind), kinds=["update", "reminder"]) is wanted

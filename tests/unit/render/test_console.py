@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from bot.core.alerts import rescheduled_alert, webcast_live_alert
 from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_event
-from bot.pipeline.delivery import payload_text, plain_text
-from bot.render.message import alert_json, render_alert
+from bot.render import alert_json, payload_text, plain_text, render_alert
 from tests.conftest import T0
 
 

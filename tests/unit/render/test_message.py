@@ -12,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.core.alerts import (
+from bot.core.alerts import Alert
+from bot.core.items import Event
+from bot.core.kinds import (
     ALL_KINDS,
-    Alert,
     AlertKind,
     new_event_alert,
     reminder_alert,
@@ -22,20 +23,18 @@ from bot.core.alerts import (
     update_alert,
     webcast_live_alert,
 )
-from bot.core.items import Event
 from bot.ll2.parse import parse_event, parse_events
-from bot.pipeline.delivery import payload_text
-from bot.render.message import (
+from bot.render import (
     BUTTON_LABEL_LIMIT,
     CONTENT_LIMIT,
     EMBED_TOTAL_LIMIT,
     FIELD_VALUE_LIMIT,
-    KIND_COLOURS,
     alert_json,
     check_limits,
     embed_length,
     format_event_date,
     format_event_date_plain,
+    payload_text,
     render_alert,
     render_event_embed,
     render_event_list,
@@ -156,7 +155,7 @@ def test_update_alert_shows_comment_author_link_and_time() -> None:
     created = int(datetime(2025, 11, 19, 15, 17, tzinfo=UTC).timestamp())
     assert f"<t:{created}:f>" in value
     assert embed["author"]["name"] == "📰 Update by Cosmic_Penguin"
-    assert embed["color"] == KIND_COLOURS[AlertKind.UPDATE]
+    assert embed["color"] == AlertKind.UPDATE.colour
     assert "update" in message["content"].lower()
 
 
@@ -173,7 +172,7 @@ def test_webcast_live_lists_videos_by_priority_with_language() -> None:
     message = render_alert(webcast_live_alert(make_event(webcast_live=True)))
     embed = message["embeds"][0]
     assert embed["author"]["name"] == "🔴 LIVE"
-    assert embed["color"] == KIND_COLOURS[AlertKind.WEBCAST_LIVE]
+    assert embed["color"] == AlertKind.WEBCAST_LIVE.colour
     lines = field(embed, "Watch live").splitlines()
     assert lines[0].startswith("[NASA (English)](https://www.youtube.com/watch?v=en)")
     assert lines[1].startswith("[Роскосмос ТВ (Russian)](https://www.youtube.com/watch?v=ru)")
@@ -192,14 +191,14 @@ def test_rescheduled_shows_old_and_new_date() -> None:
     value = field(embed, "Rescheduled")
     assert f"~~<t:{int(old.timestamp())}:F>" in value
     assert f"→ **<t:{UNIX}:F>" in value
-    assert embed["color"] == KIND_COLOURS[AlertKind.RESCHEDULED]
+    assert embed["color"] == AlertKind.RESCHEDULED.colour
 
 
 def test_new_event_has_its_own_banner_and_colour() -> None:
     """A new-event alert is green and says it is new."""
     message = render_alert(new_event_alert(make_event()))
     assert message["embeds"][0]["author"]["name"] == "✨ New event"
-    assert message["embeds"][0]["color"] == KIND_COLOURS[AlertKind.NEW_EVENT]
+    assert message["embeds"][0]["color"] == AlertKind.NEW_EVENT.colour
     assert message["content"] == "✨ New event · **Soyuz MS-28 Docking**"
 
 
@@ -216,12 +215,12 @@ def test_reminder_says_how_long_until_the_event(lead: timedelta, text: str) -> N
     message = render_alert(reminder_alert(make_event(), lead))
     assert message["embeds"][0]["author"]["name"] == f"⏰ Reminder · {text}"
     assert text.capitalize() in message["content"]
-    assert message["embeds"][0]["color"] == KIND_COLOURS[AlertKind.REMINDER]
+    assert message["embeds"][0]["color"] == AlertKind.REMINDER.colour
 
 
 def test_every_kind_has_a_distinct_colour() -> None:
     """The five kinds are told apart by colour."""
-    assert len(set(KIND_COLOURS.values())) == len(ALL_KINDS)
+    assert len({k.colour for k in ALL_KINDS}) == len(ALL_KINDS)
 
 
 @pytest.mark.parametrize("alert", all_alerts(make_event()), ids=lambda a: a.kind.value)
@@ -584,15 +583,15 @@ def test_recorded_coarse_precisions_render_without_a_fake_time() -> None:
 
 
 def test_alert_json_has_exactly_the_design_keys() -> None:
-    """alert_json emits DESIGN.md's alert line: kind, key, event{…}, subscription, message."""
+    """alert_json emits the alert line: kind, key, event{…}, subscription, message."""
     alert = reminder_alert(make_event(), timedelta(hours=1))
     message = render_alert(alert, mention_role_ids=[7])
-    line = alert_json(alert, key=alert.key(3), subscription_id=3, message=message)
+    line = alert_json(alert, key=alert.key("console:3"), subscription_id=3, message=message)
     assert set(line) == {"kind", "key", "event", "subscription", "message"}
     assert set(line["event"]) == {"id", "name", "slug", "type", "date"}
     assert set(line["message"]) == {"content", "embeds", "components", "allowed_mentions"}
     assert line["kind"] == "reminder"
-    assert line["key"] == "3:1300:reminder:1h@2026-11-27T12:38:29Z"
+    assert line["key"] == "console:3:events:1300:reminder:1h@2026-11-27T12:38:29Z"
     assert line["event"] == {
         "id": 1300,
         "name": "Soyuz MS-28 Docking",

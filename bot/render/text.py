@@ -1,0 +1,108 @@
+"""Text and URL hygiene: LL2 text is user-edited, so it is cleaned before Discord sees it.
+
+Control characters are dropped, mentions defused, text cut with an ellipsis rather than
+rejected, and every URL validated before use; what cannot be made valid is left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from bot.render.payload import URL_LIMIT
+
+ELLIPSIS = "…"
+ZWSP = "\u200b"
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+_URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_MARKDOWN = re.compile(r"([\\*_~`|\[\]])")
+
+
+def clean_text(text: str | None) -> str:
+    """Return LL2 text made safe to show: no control characters, mentions defused, stripped."""
+    if not text:
+        return ""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text)
+    # allowed_mentions already stops pings (docs/architecture.md, invariant 6); this also
+    # stops the *look* of one.
+    text = _MASS_MENTION.sub(lambda m: "@" + ZWSP + m.group(1), text)
+    text = text.replace("<@", "<@" + ZWSP)
+    return text.strip()
+
+
+def one_line(text: str | None) -> str:
+    """Return cleaned LL2 text folded onto one line."""
+    return " ".join(clean_text(text).split())
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` characters, ending with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    if limit == 1:
+        return ELLIPSIS
+    return text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def valid_url(url: object, *, limit: int = URL_LIMIT) -> str | None:
+    """Return ``url`` when it is a usable absolute http(s) URL within ``limit``, else None."""
+    if not isinstance(url, str) or not url or len(url) > limit:
+        return None
+    # RFC 3986 characters only: whitespace, control characters, quotes and angle brackets
+    # would break Discord's validation or the markdown the URL is placed in.
+    if not _URL_CHARS.fullmatch(url) or _BAD_PERCENT.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a malformed port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or not parts.hostname:
+        return None
+    # Brackets are only legal around an IPv6 host.
+    if any(c in part for part in (parts.path, parts.query, parts.fragment) for c in "[]"):
+        return None
+    return url
+
+
+def ll2_url(candidate: object, *, limit: int = URL_LIMIT) -> str | None:
+    """Return an LL2 URL usable as is once surrounding whitespace is stripped, else None."""
+    return valid_url(candidate.strip(), limit=limit) if isinstance(candidate, str) else None
+
+
+def escape_markdown(text: str) -> str:
+    """Escape Discord markdown so LL2 text shows as typed."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def masked_link(label: str, url: str) -> str:
+    """Return a masked markdown link; ``url`` must already be valid."""
+    label = escape_markdown(" ".join(label.split())) or "link"
+    return f"[{label}]({url.replace('(', '%28').replace(')', '%29')})"
+
+
+def join_within(lines: Sequence[str], limit: int, *, more: str = "…and {n} more") -> str:
+    """Join whole lines up to ``limit`` characters, summarising what did not fit."""
+    out: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        extra = len(line) + (1 if out else 0)
+        remaining = len(lines) - index - 1
+        tail = len(more.format(n=remaining)) + 1 if remaining else 0
+        if used + extra + tail > limit:
+            note = more.format(n=len(lines) - index)
+            if used + len(note) + (1 if out else 0) <= limit:
+                out.append(note)
+            elif not out:
+                out.append(truncate(line, limit))
+            break
+        out.append(line)
+        used += extra
+    return "\n".join(out)
