@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import logging
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -24,8 +23,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from bot.core.timeutil import parse_duration
-
-log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 ENV_PREFIX = "TMINUS_"

@@ -28,7 +28,6 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.status",
 )
 
-DEFAULT_API_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
 
 
