@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,45 @@ class Stack:
         ]
 
 
+def delivery_count(engine: Engine, state: DeliveryState) -> int:
+    """Return how many deliveries are in ``state``."""
+    with session_scope(engine) as session:
+        return queries.count_deliveries(session=session, state=state)
+
+
+def _nothing_pending(engine: Engine) -> bool:
+    with session_scope(engine) as session:
+        return queries.count_deliveries(session=session, state=DeliveryState.PENDING) == 0
+
+
+async def poll_stored_and_delivered(stack: Stack) -> None:
+    """Wait until a poll LL2 answered after this call has been committed to the store and
+    the outbox is empty: any message that poll could cause has been posted by then."""
+    mark = utcnow()
+
+    def poll_answered() -> datetime | None:
+        polls = [
+            r.time
+            for r in stack.ll2.requests
+            if "last_updated__gte" in r.query and r.status == 200 and r.time > mark
+        ]
+        return min(polls, default=None)
+
+    await eventually(lambda: poll_answered() is not None)
+    answered = poll_answered()
+    assert answered is not None
+
+    def committed() -> bool:
+        with session_scope(stack.engine) as session:
+            done = queries.sync_state(session=session).last_success_at
+        if done is None:
+            return False
+        return done.replace(tzinfo=done.tzinfo or UTC) >= answered
+
+    await eventually(committed)
+    await eventually(lambda: _nothing_pending(stack.engine))
+
+
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     """Yield a running bot in one guild, seeded from the LL2 emulator."""
@@ -167,7 +206,10 @@ async def test_docking_subscription_gets_live_and_update_messages_once(stack: St
     await eventually(lambda: len(stack.messages()) == 2)
     assert "Hard capture confirmed" in str(stack.messages()[1]["embeds"])
     stack.ll2.add_update(EVA, "Spacewalk prep under way")  # not a docking
-    await asyncio.sleep(3)  # more than one poll interval
+    await poll_stored_and_delivered(stack)
+    with session_scope(stack.engine) as session:
+        comments = [u.comment for u in queries.event_updates(session=session, event_id=EVA)]
+    assert "Spacewalk prep under way" in comments, "the poll that saw the EVA update is stored"
     assert len(stack.messages()) == 2
 
 
@@ -196,7 +238,7 @@ async def test_a_guild_cannot_see_or_touch_another_guilds_subscription(stack: St
     other = stack.discord.add_guild("Rival Club")
     other_mod = stack.discord.add_moderator(other.id)
     other_channel = other.channel_named("general").id
-    await eventually(lambda: True)
+    await stack.discord.gateway.flush()  # the new guild's GUILD_CREATE is on the bot's socket
 
     async def as_other(sub_name: str, **options: Any) -> Any:
         result = await stack.discord.invoke_command(
@@ -247,7 +289,9 @@ async def test_rate_limits_are_waited_out_and_the_message_arrives_once(stack: St
     stack.discord.rate_limit_next("POST /channels/{channel_id}/messages", times=3, retry_after=0.2)
     stack.ll2.set_webcast_live(DOCKING, True)
     await eventually(lambda: len(stack.messages()) == 1)
-    await asyncio.sleep(1)
+    # once the delivery is marked sent nothing retries it: a second message would be here now
+    await eventually(lambda: _nothing_pending(stack.engine))
+    assert delivery_count(stack.engine, DeliveryState.SENT) == 1
     assert len(stack.messages()) == 1
 
 
