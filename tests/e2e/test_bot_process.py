@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import signal
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.app.client import run_bot
+from bot.core.timeutil import utcnow
 from bot.devtools.discord_emulator import DiscordEmulator, pointed_at
+from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
 from tests.faults.bot import (
     BotProcess,
+    add_channel_subscriptions,
     bot_config,
     delivery_states,
     eventually,
@@ -21,21 +25,38 @@ from tests.faults.bot import (
     stop_task,
 )
 
+DOCKING = 7401
+
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_a_signal_stops_the_bot_cleanly(tmp_path: Path, signum: signal.Signals) -> None:
-    """Connected and synced, the bot exits 0 on SIGTERM/SIGINT with no traceback."""
+    """Connected, synced and having delivered an alert, the bot exits 0 on SIGTERM/SIGINT
+    with no traceback and leaves nothing pending."""
     db_url = f"sqlite:///{tmp_path / 'bot.db'}"
-    async with LL2Emulator(requests_per_hour=None) as ll2, DiscordEmulator() as discord:
-        discord.add_guild("Space Club")
+    now = utcnow().replace(microsecond=0)
+    docking = make_event(
+        DOCKING,
+        "Crew-14 Docking",
+        date=now + timedelta(hours=5),
+        last_updated=now - timedelta(days=2),
+    )
+    async with LL2Emulator([docking], requests_per_hour=None) as ll2, DiscordEmulator() as discord:
+        guild = discord.add_guild("Space Club")
+        channel_id = guild.channel_named("general").id
+        add_channel_subscriptions(db_url, guild.id, [channel_id], kinds=["webcast_live"])
         env = run_env(discord=discord, ll2=ll2, db_url=db_url, home=tmp_path)
         bot = await BotProcess.start(env, cwd=tmp_path, log=tmp_path / "bot.log")
         await eventually(lambda: bool(discord.synced_commands()) or bot.returncode is not None)
         await eventually(lambda: bool(discord.gateway.live_sessions()))
+        await eventually(lambda: any(r.path.rstrip("/").endswith("/event") for r in ll2.requests))
+        ll2.set_webcast_live(DOCKING, True)  # queues one delivery
+        await eventually(lambda: delivery_states(db_url)["sent"] == 1, within=30)
         bot.process.send_signal(signum)
         assert await bot.wait(timeout=20) == 0, bot.output()[-2000:]
+        messages = discord.messages(channel_id)
     assert "Traceback" not in bot.output()
-    assert delivery_states(db_url)["pending"] == 0
+    assert len(messages) == 1
+    assert delivery_states(db_url) == {"pending": 0, "sent": 1, "failed": 0, "dropped": 0}
 
 
 async def test_a_rejected_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
