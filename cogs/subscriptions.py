@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot.app import service
 from bot.app.client import TMinusBot
 from bot.app.sink import classify, message_kwargs
+from bot.core.kinds import kinds_help
 from bot.core.options import UsageError
 from bot.core.timeutil import utcnow
 from bot.render.message import render_alert
@@ -25,7 +26,7 @@ OPTION_DOCS = {
     "type": "Only this event type (name or LL2 id), e.g. Docking",
     "agency": "Only events with this agency",
     "program": "Only events of this program",
-    "kinds": "Comma list of update, webcast_live, rescheduled, new_event, reminder — or all",
+    "kinds": f"Comma list of {kinds_help()} — or all",
     "reminders": "Reminder leads like 24h,1h,10m — or none",
     "mention": "A role to mention in each alert",
 }
@@ -129,7 +130,10 @@ class Subscriptions(commands.Cog):
         **OPTION_DOCS,
     )
     @app_commands.autocomplete(
-        type=autocomplete.event_types, agency=autocomplete.agencies, program=autocomplete.programs
+        type=autocomplete.event_types,
+        agency=autocomplete.agencies,
+        program=autocomplete.programs,
+        kinds=autocomplete.kinds,
     )
     async def add(
         self,
@@ -181,6 +185,7 @@ class Subscriptions(commands.Cog):
         type=autocomplete.event_types,
         agency=autocomplete.agencies,
         program=autocomplete.programs,
+        kinds=autocomplete.kinds,
     )
     async def edit(
         self,

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from bot.config import Config
+from bot.core.kinds import ALL_KINDS
 from bot.core.timeutil import isoformat_z, parse_datetime, utcnow
 from bot.devtools.ll2_emulator import FakeClock, LL2Emulator, load_recorded_events
 from bot.ll2.client import LL2Client
@@ -38,7 +40,7 @@ async def run_demo(
     sleep: Callable[[float], object] = asyncio.sleep,
 ) -> int:
     """Play the demo timeline; return 0."""
-    stream = out or sys.stdout
+    stream = _KindTally(out or sys.stdout)
     # Replay the recordings around today: every date (and webcast time) moves so that the
     # docking is an hour and a minute away; last_updated values stay in the past, as in LL2.
     start = utcnow().replace(microsecond=0)
@@ -69,7 +71,12 @@ async def run_demo(
             try:
                 async with LL2Client(demo_config.ll2, clock=clock) as client:
                     pipeline = console_pipeline(
-                        config=demo_config, engine=engine, client=client, stream=stream, clock=clock
+                        config=demo_config,
+                        engine=engine,
+                        client=client,
+                        # The console sink only writes and flushes, which the tally does.
+                        stream=cast(TextIO, stream),
+                        clock=clock,
                     )
 
                     async def step(text: str, change: Callable[[], object] | None = None) -> None:
@@ -133,9 +140,47 @@ async def run_demo(
                     await step("nothing changed: one request, no alerts")
             finally:
                 engine.dispose()
-    stream.write("\ndemo finished: every alert kind went through the real pipeline.\n")
+    stream.write(f"\n{coverage(stream.seen)}\n")
     stream.flush()
     return 0
+
+
+def coverage(seen: dict[str, int]) -> str:
+    """Return the demo's closing line: whether every registered kind was printed, once."""
+    missing = [k.name for k in ALL_KINDS if not seen.get(k.name)]
+    repeated = [k.name for k in ALL_KINDS if seen.get(k.name, 0) > 1]
+    if not missing and not repeated:
+        return "demo finished: every alert kind went through the real pipeline."
+    parts = []
+    if missing:
+        parts.append(f"not played by this timeline: {', '.join(missing)}")
+    if repeated:
+        parts.append(f"printed more than once: {', '.join(repeated)}")
+    return "demo finished; " + "; ".join(parts) + "."
+
+
+class _KindTally:
+    """A text stream that passes writes through and counts the alert banners printed.
+
+    The console sink starts each alert with ``[kind]``; counting them here checks what
+    really came out of the pipeline against the kind registry.
+    """
+
+    _BANNER = re.compile(r"^\[([a-z_]+)\] ", re.MULTILINE)
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+        self.seen: dict[str, int] = {}
+
+    def write(self, text: str) -> int:
+        """Write ``text`` through, counting alert banners in it."""
+        for match in self._BANNER.finditer(text):
+            self.seen[match.group(1)] = self.seen.get(match.group(1), 0) + 1
+        return self.inner.write(text)
+
+    def flush(self) -> None:
+        """Flush the stream underneath."""
+        self.inner.flush()
 
 
 def _shifted(event: dict[str, Any], shift: timedelta) -> dict[str, Any]:
