@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.config import SETTINGS, Config, load_config
+from bot.core.kinds import kinds_help
 
 DESCRIPTION = """\
 tminus keeps a Discord community on top of spaceflight events (dockings, spacewalks,
@@ -94,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument(
         "--kinds",
         metavar="LIST",
-        help="comma list of update, webcast_live, rescheduled, new_event, reminder, or all",
+        help=f"comma list of {kinds_help()}, or all",
     )
 
     sub.add_parser(
