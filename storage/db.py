@@ -26,6 +26,13 @@ class StorageError(Exception):
     """The database URL or the database itself is unusable."""
 
 
+def one_line(exc: BaseException) -> str:
+    """Return a database error as one line, without SQLAlchemy's SQL echo and help link."""
+    orig = getattr(exc, "orig", None)  # DBAPIError: the driver's own message is the news
+    text = str(orig if orig is not None else exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
 def normalise_url(url: str) -> str:
     """Return a SQLAlchemy URL, using psycopg 3 for plain ``postgresql://`` URLs."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
@@ -44,7 +51,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # under /proc, under a regular file, no permission…
+                raise StorageError(
+                    f"cannot use {database} as the SQLite store: its folder {folder} "
+                    f"cannot be created ({exc.strerror or exc})"
+                ) from None
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
@@ -103,7 +117,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
         if before != head:
             command.upgrade(_alembic_config(engine), "head")
     except Exception as exc:  # any driver error: report it as one line
-        raise StorageError(f"cannot open the database {engine.url!r}: {exc}") from exc
+        raise StorageError(f"cannot open the database {engine.url!r}: {one_line(exc)}") from exc
     after = current_revision(engine)
     if before != after:
         log.info("database upgraded from %s to %s", before or "empty", after)
