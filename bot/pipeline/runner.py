@@ -33,6 +33,37 @@ REMINDER_TICK = timedelta(seconds=15)
 DELIVERY_TICK = timedelta(seconds=2)
 # Requests kept back from optional refreshes so change polls never starve.
 REFRESH_RESERVE = 3
+# A poll that has not finished this long after it was due is reported overdue (/status).
+OVERDUE_AFTER = timedelta(minutes=2)
+# The poll job plans its successor from its own ``finally``, while it still counts as
+# running: a successor due at once (after a failed poll) would be skipped as a second
+# instance, and a skipped one-off job is never run again. One "poll" job exists at a time
+# (same id, replaced), so allowing two instances only covers that hand-over.
+POLL_JOB_OPTIONS = {"max_instances": 2, "coalesce": True, "misfire_grace_time": 60}
+
+
+@dataclass(frozen=True)
+class JobBounds:
+    """How long each scheduled job may run before its watchdog cancels it.
+
+    Every LL2 request has its own deadline; these bound the jobs as a whole, so nothing a
+    job waits on (a request, a lock, a sink) can stop the schedule. Work cut short is safe
+    to redo: an uncommitted page is polled again, a pending delivery is resent.
+    """
+
+    poll: timedelta = timedelta(minutes=15)
+    reminders: timedelta = timedelta(minutes=5)
+    delivery: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class PollHealth:
+    """What ``/status`` and ``/healthz`` say about polling: when, next, and whether late."""
+
+    last_poll: datetime | None  # the last poll that synced
+    last_attempt: datetime | None  # the last poll job that ended, synced or not
+    next_poll_at: datetime | None
+    overdue: bool  # the planned poll has not run (or not finished) well past its time
 
 
 def open_store(url: str) -> Engine:
@@ -77,8 +108,10 @@ class Pipeline:
         serves: Callable[[Subscription], bool] = lambda _s: True,
         clock: Clock = utcnow,
         delivery_concurrency: int = 1,
+        bounds: JobBounds | None = None,
     ) -> None:
         self.config = config
+        self.bounds = bounds or JobBounds()
         self.engine = engine
         self.client = client
         self.clock = clock
@@ -95,6 +128,7 @@ class Pipeline:
         self.listeners: list[Callable[[], None]] = []
         self._last_drain = DrainReport()
         self.last_poll: datetime | None = None
+        self.last_attempt: datetime | None = None
         self.next_plan: PollPlan | None = None
         self._scheduler: AsyncIOScheduler | None = None
 
@@ -191,10 +225,34 @@ class Pipeline:
         )
         return self.next_plan
 
-    async def _run_job(self, name: str, work: Callable[[], Awaitable[object]]) -> None:
-        """Run one job's work: log failures (the job runs again), end quietly on shutdown."""
+    def poll_health(self) -> PollHealth:
+        """Return when LL2 was last polled, when next, and whether that poll is overdue."""
+        now = self.clock()
+        next_at = self.next_plan.at if self.next_plan else None
+        return PollHealth(
+            last_poll=self.last_poll,
+            last_attempt=self.last_attempt,
+            next_poll_at=next_at,
+            overdue=next_at is not None and now > next_at + OVERDUE_AFTER,
+        )
+
+    async def _run_job(
+        self, name: str, work: Callable[[], Awaitable[object]], bound: timedelta
+    ) -> None:
+        """Run one job's work within ``bound``: log failures and overruns, the job runs again."""
         try:
-            await work()
+            async with asyncio.timeout(bound.total_seconds()) as watchdog:
+                await work()
+        except TimeoutError:
+            if not watchdog.expired():
+                log.exception("%s failed; will run again", name)
+                return
+            # Work in a thread (a SQLite commit) runs on; everything awaited is cancelled.
+            log.error(
+                "%s overran its %s watchdog and was cancelled; the schedule goes on",
+                name,
+                human_duration(bound),
+            )
         except asyncio.CancelledError:
             # Shutdown cancels a job mid-flight. Its work is safe to redo (an uncommitted
             # page is polled again, a pending delivery is resent with its nonce), so end
@@ -204,13 +262,18 @@ class Pipeline:
             log.exception("%s failed; will run again", name)
 
     async def _poll_and_deliver(self) -> None:
+        if self.client.alignment_due:
+            # At start-up and after a 429: LL2's own count, so a restart or a peer on the
+            # same IP does not draw 429s (``watch --once`` aligns on every cycle).
+            await self.align_budget()
         await self.poll()
         await self.deliver()
 
     async def _poll_job(self) -> None:
         try:
-            await self._run_job("LL2 poll", self._poll_and_deliver)
+            await self._run_job("LL2 poll", self._poll_and_deliver, self.bounds.poll)
         finally:
+            self.last_attempt = self.clock()
             self._schedule_poll()
 
     def _schedule_poll(self) -> None:
@@ -228,7 +291,12 @@ class Pipeline:
             self.client.budget.remaining(),
         )
         self._scheduler.add_job(
-            self._poll_job, "date", run_date=plan.at, id="poll", replace_existing=True
+            self._poll_job,
+            "date",
+            run_date=plan.at,
+            id="poll",
+            replace_existing=True,
+            **POLL_JOB_OPTIONS,
         )
 
     async def _remind(self) -> None:
@@ -236,16 +304,18 @@ class Pipeline:
             await self.deliver()
 
     async def _reminder_job(self) -> None:
-        await self._run_job("reminder tick", self._remind)
+        await self._run_job("reminder tick", self._remind, self.bounds.reminders)
 
     async def _delivery_job(self) -> None:
-        await self._run_job("delivery drain", self.deliver)
+        await self._run_job("delivery drain", self.deliver, self.bounds.delivery)
 
     def start(self, scheduler: AsyncIOScheduler) -> None:
         """Add the pipeline's jobs to a running-or-soon scheduler."""
         self._scheduler = scheduler
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
-        scheduler.add_job(self._poll_job, "date", id="poll", replace_existing=True, **common)
+        scheduler.add_job(
+            self._poll_job, "date", id="poll", replace_existing=True, **POLL_JOB_OPTIONS
+        )
         scheduler.add_job(
             self._reminder_job,
             "interval",
