@@ -102,7 +102,10 @@ class MessagePayload(TypedDict):
 
 
 def allowed_mentions(role_ids: Sequence[int] = ()) -> AllowedMentions:
-    """Return ``allowed_mentions`` admitting exactly ``role_ids`` (never @everyone, invariant 6)."""
+    """Return ``allowed_mentions`` admitting exactly ``role_ids``, never @everyone.
+
+    LL2 text never pings (docs/architecture.md, invariant 6).
+    """
     if not role_ids:
         return {"parse": []}
     return {"parse": [], "roles": [str(r) for r in role_ids]}

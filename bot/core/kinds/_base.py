@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 class DetectContext:
     """What a detector may know besides the two snapshots: the sync's situation."""
 
-    seeding: bool  # the store is being filled for the first time (invariant 4)
+    # The store is being filled for the first time (docs/architecture.md, invariant 4).
+    seeding: bool
     now: datetime
     reschedule_threshold: timedelta
 

@@ -15,7 +15,10 @@ def new_event_alert(event: Event) -> Alert:
 
 
 def detect(stored: Event | None, new: Event, context: DetectContext) -> list[Alert]:
-    """Alert on a first sight outside seeding, unless its date is already past (invariant 4)."""
+    """Alert on a first sight outside seeding, unless its date is already past.
+
+    Seeding stays quiet (docs/architecture.md, invariant 4).
+    """
     if stored is not None or context.seeding:
         return []
     if new.date is not None and new.date <= context.now:

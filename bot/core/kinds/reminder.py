@@ -1,7 +1,8 @@
-"""``reminder``: a lead time before the item's date (invariant 5). Time-driven, not a change.
+"""``reminder``: a lead before the item's date (docs/architecture.md, invariant 5).
 
-Change detection never raises reminders (``KIND.detect`` is None): the reminder job asks
-:func:`reminder_due_times` when each lead falls due and builds :func:`reminder_alert` then.
+Reminders are time-driven, not changes: change detection never raises them (``KIND.detect``
+is None). The reminder job asks :func:`reminder_due_times` when each lead falls due and
+builds :func:`reminder_alert` then.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ EMOJI = "⏰"
 def reminder_alert(event: Event, lead: timedelta) -> Alert:
     """Build the reminder ``lead`` before the item's current date, keyed by lead and date.
 
-    The date is in the key so that a slip re-arms every reminder (invariant 5).
+    The date is in the key so that a slip re-arms every reminder
+    (docs/architecture.md, invariant 5).
     """
     assert event.date is not None
     return Alert(KIND, event, f"{format_duration(lead)}@{isoformat_z(event.date)}", lead=lead)

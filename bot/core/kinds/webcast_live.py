@@ -20,7 +20,10 @@ def webcast_live_alert(event: Event) -> Alert:
 
 
 def detect(stored: Event | None, new: Event, context: DetectContext) -> list[Alert]:
-    """Alert when the webcast is live now and was not before, seeding or not (invariant 4)."""
+    """Alert when the webcast is live now and was not before, even while seeding.
+
+    A stream live right now is news to a new store too (docs/architecture.md, invariant 4).
+    """
     if new.webcast_live and (stored is None or not stored.webcast_live):
         return [webcast_live_alert(new)]
     return []

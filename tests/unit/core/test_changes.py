@@ -85,7 +85,7 @@ def test_seeding_an_event_with_history_is_quiet() -> None:
 
 
 def test_seeding_announces_a_webcast_that_is_live_right_now() -> None:
-    """A webcast already live when the store is seeded is news (invariant 4)."""
+    """A webcast already live when the store is seeded is news (architecture.md, invariant 4)."""
     new = event(webcast_live=True, updates=[(1, OLD)])
     assert detect(None, new, seeding=True) == [webcast_live_alert(new)]
 
@@ -261,7 +261,7 @@ def test_a_known_event_during_seeding_still_reports_real_changes() -> None:
     assert kinds(detect(stored, new, seeding=True)) == [AlertKind.UPDATE]
 
 
-# --- reminder leads per date precision (invariant 5) -----------------------------------------
+# --- reminder leads per date precision (docs/architecture.md, invariant 5) ----------------
 
 SUB_DAY_LEADS = [timedelta(minutes=10), HOUR, 23 * HOUR + 59 * MINUTE]
 DAY_PLUS_LEADS = [DAY, 2 * DAY, 7 * DAY]
