@@ -67,6 +67,7 @@ class Misbehaviour:
     repeat_rows: int = 0  # rows repeated after each page's ``limit`` rows
     next_loop: str | None = None  # "self" (next = this page) or "first" (back to page 1)
     next_loop_path: str = "/upcoming/"
+    ignore_offset: bool = False  # every page the first ``limit`` rows, ``next`` still moving
     throttled: list[Throttle429] = field(default_factory=list)
     throttle_body: bytes | None = None  # raw /api-throttle/ body (1e400 is not a Python float)
 
@@ -134,7 +135,7 @@ class HostileLL2:
             body = self.bad.throttle_body or json.dumps(THROTTLE_OK).encode()
             return self._done(path, web.Response(body=body, content_type="application/json"))
         if "/config/" in path:
-            return await self._send(request, self._page(request, list(EVENT_TYPES), key=None))
+            return await self._send(request, self._page(request, list(EVENT_TYPES), events=False))
         for throttle in self.bad.throttled:
             if throttle.times > 0:
                 throttle.times -= 1
@@ -171,28 +172,25 @@ class HostileLL2:
                 key=lambda e: (_when(e.get("last_updated")), e["id"]),
                 reverse=ordering.startswith("-"),
             )
-        return self._page(request, rows, key="events")
+        return self._page(request, rows, events=True)
 
-    def _page(self, request: web.Request, rows: list[Any], *, key: str | None) -> dict[str, Any]:
+    def _page(self, request: web.Request, rows: list[Any], *, events: bool) -> dict[str, Any]:
         query = request.query
         limit = int(query.get("limit") or 10)
         offset = int(query.get("offset") or 0)
-        results = rows[offset : offset + limit]
+        start = 0 if self.bad.ignore_offset else offset
+        results = rows[start : start + limit]
         following = offset + limit < len(rows)
         next_url = None
         if following:
             next_url = self._link(request, offset=offset + limit)
-        if (
-            key is not None
-            and self.bad.next_loop is not None
-            and self.bad.next_loop_path in request.path
-        ):
+        if self.bad.next_loop is not None and self.bad.next_loop_path in request.path:
             if self.bad.next_loop == "self":
                 next_url = self._link(request, offset=offset)
             else:
                 # Page 1 → page 2 → page 1 …: a cycle of two distinct URLs.
                 next_url = self._link(request, offset=0 if offset else limit)
-        if key is not None and self.bad.repeat_rows and results:
+        if events and self.bad.repeat_rows and results:
             # Repeats of the page's own rows, past ``limit``: a page longer than asked.
             repeats = [results[i % len(results)] for i in range(self.bad.repeat_rows)]
             results = results + repeats

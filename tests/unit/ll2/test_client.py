@@ -341,7 +341,8 @@ async def test_upcoming_and_previous_split_on_the_clock(
     assert len(upcoming) == sum(when(e["date"]) >= NOW - timedelta(hours=24) for e in SYNTHETIC)
     previous = await client.previous_events(EventFilters(limit=5))
     assert len(previous) == 5 and all(e.date and e.date < NOW for e in previous)
-    assert [e.date for e in previous] == sorted((e.date for e in previous), reverse=True)
+    dates = [e.date for e in previous if e.date is not None]
+    assert [e.date for e in previous] == sorted(dates, reverse=True)
 
 
 # --------------------------------------------------------------------------------------
