@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from bot.core.timeutil import parse_duration
 
@@ -71,9 +71,27 @@ def _as_str(value: Any) -> str:
     return value
 
 
+def _one_line_ascii(text: str, what: str) -> str:
+    # Values that end up in HTTP headers: a newline would split the header (or be refused by
+    # httpx/aiohttp deep inside a request), a non-ASCII character cannot be encoded at all.
+    if not text.isascii() or not text.isprintable():
+        raise ValueError(f"must be {what} on one line (printable ASCII, no control characters)")
+    return text
+
+
 def _as_secret(value: Any) -> Secret | None:
     text = _as_str(value).strip()
-    return Secret(text) if text else None
+    if not text:
+        return None
+    # Never echo a secret: the message says what is wrong, not where.
+    _one_line_ascii(text, "a single token")
+    if any(c.isspace() for c in text):
+        raise ValueError("must be a single token with no spaces")
+    return Secret(text)
+
+
+def _as_header_text(value: Any) -> str:
+    return _one_line_ascii(_as_str(value).strip(), "text")
 
 
 def _as_int(value: Any) -> int:
@@ -120,11 +138,19 @@ def _as_ids(value: Any) -> tuple[int, ...]:
     return tuple(_as_int(v) for v in _as_list(value))
 
 
+def _check_port(parts: SplitResult) -> None:
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError:
+        raise ValueError("must have a port between 1 and 65535") from None
+
+
 def _as_http_url(value: Any) -> str:
     text = _as_str(value).strip().rstrip("/")
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.netloc or not text.isprintable():
         raise ValueError("must be an http(s) URL")
+    _check_port(parts)
     return text
 
 
@@ -133,13 +159,26 @@ def _as_gateway_url(value: Any) -> str | None:
     parts = urlsplit(text)
     if parts.scheme not in ("ws", "wss", "http", "https") or not parts.netloc:
         raise ValueError("must be a ws(s) URL")
+    _check_port(parts)
     return text
+
+
+# What tminus is tested against; SQLAlchemy would accept many more and fail later, deep
+# inside a driver import ("No module named MySQLdb").
+DB_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 
 
 def _as_db_url(value: Any) -> str:
     text = _as_str(value).strip()
     if "://" not in text:
         raise ValueError("must be a database URL like sqlite:///tminus.db")
+    scheme = text.split("://", 1)[0].lower()
+    if scheme not in DB_SCHEMES:
+        raise ValueError(
+            "must be a SQLite or PostgreSQL URL (sqlite:///path/tminus.db or "
+            "postgresql://user@host/db)"
+        )
+    _check_port(urlsplit(text))
     return text
 
 
@@ -281,7 +320,7 @@ class LL2Settings:
     )
     user_agent: str = setting(
         "tminus/0.1 (Discord spaceflight alert bot)",
-        _as_str,
+        _as_header_text,
         doc="Sent with every request so The Space Devs know who is calling.",
     )
 
@@ -350,6 +389,13 @@ class Config:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     log: LogSettings = field(default_factory=LogSettings)
     source: str = "defaults"
+    # Where each value that is not a default came from ("config.toml", "TMINUS_…", a flag),
+    # so a value refused later (a token Discord rejects) is blamed on the right place.
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    def origin(self, section: str, key: str) -> str:
+        """Return where ``section.key`` was set: a file, an env var, a flag or "default"."""
+        return self.origins.get(f"{section}.{key}", "default")
 
 
 SECTIONS: dict[str, type] = {
@@ -452,17 +498,23 @@ def load_config(
         path = DEFAULT_CONFIG_PATH
     file_data = read_file(path) if path is not None else {}
     values: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    origins: dict[str, str] = {}
+
+    def put(spec: Setting, raw: Any, origin: str) -> None:
+        values[spec.section][spec.key] = _convert(spec, raw, origin)
+        origins[spec.name] = origin
+
     for section, items in file_data.items():
         for key, raw in items.items():
-            values[section][key] = _convert(SETTINGS[(section, key)], raw, str(path))
+            put(SETTINGS[(section, key)], raw, str(path))
     for (section, key), raw in _env_values(env).items():
         spec = SETTINGS[(section, key)]
-        values[section][key] = _convert(spec, raw, spec.env)
+        put(spec, raw, spec.env)
     for (section, key), raw in (overrides or {}).items():
         if raw is None:
             continue
         spec = SETTINGS[(section, key)]
         flag = spec.flag or f"--{section}-{key}".replace("_", "-")
-        values[section][key] = _convert(spec, raw, f"command line {flag}")
+        put(spec, raw, f"command line {flag}")
     built = {name: SECTIONS[name](**values[name]) for name in SECTIONS}
-    return Config(**built, source=str(path) if path else "defaults")
+    return Config(**built, source=str(path) if path else "defaults", origins=origins)

@@ -12,10 +12,11 @@ from discord import app_commands
 from discord.ext import commands
 from sqlalchemy import Engine
 
-from bot.config import Config, DiscordSettings, env_name
+from bot.config import Config, DiscordSettings, Secret, env_name
 from bot.core.options import UsageError
 from bot.ll2.client import LL2Client
 from bot.pipeline.runner import Pipeline, open_store
+from bot.pipeline.store_lock import StoreRefused, check_lasting, exclusive_store
 from storage.db import StorageError
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,16 @@ async def run_bot(config: Config) -> int:
         )
         return 2
     try:
+        check_lasting(config.storage.url)
+        with exclusive_store(config.storage.url):
+            return await _run(config, token)
+    except StoreRefused as exc:
+        print(f"tminus: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+
+
+async def _run(config: Config, token: Secret) -> int:
+    try:
         engine = open_store(config.storage.url)
     except StorageError as exc:
         print(f"tminus: {exc}", file=sys.stderr)  # noqa: T201
@@ -183,7 +194,8 @@ async def run_bot(config: Config) -> int:
                 except discord.LoginFailure:
                     print(  # noqa: T201
                         "tminus: Discord rejected the bot token "
-                        f"({env_name('discord', 'token')}); check it in the developer portal",
+                        f"(discord.token from {config.origin('discord', 'token')}); "
+                        "check it in the developer portal",
                         file=sys.stderr,
                     )
                     return 2

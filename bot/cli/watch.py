@@ -19,12 +19,22 @@ from bot.pipeline.runner import (
     open_store,
     run_scheduled,
 )
+from bot.pipeline.store_lock import StoreRefused, check_lasting, exclusive_store
 from bot.pipeline.sync import Syncer
 from storage.db import StorageError
 
 
 async def main(config: Config, args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Run the pipeline with a console sink; with ``--once``, one cycle then exit."""
+    try:
+        check_lasting(config.storage.url)
+        with exclusive_store(config.storage.url):
+            return await _watch(config, args, out=out)
+    except StoreRefused as exc:
+        return fail(str(exc), EXIT_USAGE)
+
+
+async def _watch(config: Config, args: argparse.Namespace, *, out: TextIO | None) -> int:
     try:
         engine = open_store(config.storage.url)
         kinds = parse_kinds(args.kinds)

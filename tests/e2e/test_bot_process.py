@@ -59,19 +59,29 @@ async def test_a_signal_stops_the_bot_cleanly(tmp_path: Path, signum: signal.Sig
     assert delivery_states(db_url) == {"pending": 0, "sent": 1, "failed": 0, "dropped": 0}
 
 
-async def test_a_rejected_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    """Discord answering 401 to the token gives one clear line, exit 2, no traceback."""
+@pytest.mark.parametrize("source", ["environment", "config file"])
+async def test_a_rejected_token_is_one_line_and_exit_2(tmp_path: Path, source: str) -> None:
+    """Discord answering 401 gives one clear line, exit 2, blaming where the token came from."""
     db_url = f"sqlite:///{tmp_path / 'bot.db'}"
     async with LL2Emulator(requests_per_hour=None) as ll2, DiscordEmulator() as discord:
         env = run_env(discord=discord, ll2=ll2, db_url=db_url, home=tmp_path, token="not-the-token")
         env["TMINUS_LOG_LEVEL"] = "ERROR"
-        bot = await BotProcess.start(env, cwd=tmp_path, log=tmp_path / "bot.log")
+        args: tuple[str, ...] = ()
+        where = "TMINUS_DISCORD_TOKEN"
+        if source == "config file":
+            del env["TMINUS_DISCORD_TOKEN"]
+            config = tmp_path / "bot.toml"
+            config.write_text('[discord]\ntoken = "not-the-token"\n')
+            args = ("--config", str(config))
+            where = str(config)
+        bot = await BotProcess.start(env, cwd=tmp_path, log=tmp_path / "bot.log", args=args)
         assert await bot.wait(timeout=30) == 2
     lines = [line for line in bot.output().splitlines() if line.strip()]
     assert lines == [
-        "tminus: Discord rejected the bot token (TMINUS_DISCORD_TOKEN); "
+        f"tminus: Discord rejected the bot token (discord.token from {where}); "
         "check it in the developer portal"
     ]
+    assert "not-the-token" not in bot.output()
 
 
 async def test_dev_guild_ids_sync_commands_to_those_guilds_instantly(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.pipeline.store_lock import StoreInUse, exclusive_store, sqlite_path
+from bot.pipeline.store_lock import StoreRefused, exclusive_store, sqlite_path
 
 HOLDER = """
 import sys, time
@@ -35,7 +35,7 @@ def test_second_process_on_one_sqlite_store_is_refused_with_the_reason(tmp_path:
     url = f"sqlite:///{tmp_path / 'tminus.db'}"
     child = _hold_in_child(url)
     try:
-        with pytest.raises(StoreInUse) as refused, exclusive_store(url):
+        with pytest.raises(StoreRefused) as refused, exclusive_store(url):
             pass
         message = str(refused.value)
         assert f"pid {child.pid}" in message
@@ -57,7 +57,7 @@ def test_kill_9_of_the_holder_frees_the_store(tmp_path: Path) -> None:
         try:
             with exclusive_store(url):
                 break
-        except StoreInUse:
+        except StoreRefused:
             assert time.monotonic() < deadline, "the lock outlived its holder"
             time.sleep(0.05)
 
@@ -77,3 +77,4 @@ def test_only_sqlite_files_are_locked() -> None:
     assert sqlite_path("sqlite://") is None
     assert sqlite_path("sqlite:///:memory:") is None
     assert sqlite_path("sqlite:////tmp/x/tminus.db") == Path("/tmp/x/tminus.db")
+    assert sqlite_path("sqlite:///file:/tmp/x/t.db?mode=ro&uri=true") == Path("/tmp/x/t.db")
