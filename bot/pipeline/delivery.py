@@ -212,6 +212,7 @@ class DeliveryWorker:
 
 # --- the console sink ------------------------------------------------------------------------
 
+
 class ConsoleSink:
     """Print alerts: readable text for people, or one JSON object per line for machines."""
 
