@@ -344,7 +344,7 @@ class AlertSettings:
     reminders: tuple[timedelta, ...] = setting(
         (timedelta(hours=24), timedelta(hours=1), timedelta(minutes=10)),
         _as_durations,
-        between=("1s", "14d"),
+        between=("1m", "14d"),
         doc="Default reminder leads for new subscriptions (each subscription may set its own).",
     )
     grace: timedelta = setting(

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from bot.core.alerts import Alert, new_event_alert
 from bot.core.items import Event
-from bot.core.options import UsageError, parse_kinds, parse_leads, resolve_named_ids
+from bot.core.options import UsageError, is_id, parse_kinds, parse_leads, resolve_named_ids
 from bot.core.timeutil import format_duration
 from bot.pipeline.sync import event_from_snapshot
 from storage import queries
@@ -132,7 +132,7 @@ def search(engine: Engine, query: str, *, now: datetime, limit: int = 10) -> lis
 def find_event(engine: Engine, value: str, *, now: datetime) -> Event:
     """Return the event named by an id (as autocomplete sends) or a name; raise UsageError."""
     text = value.strip().lstrip("#")
-    if text.isdigit() and len(text) < 12:
+    if is_id(text) and len(text) < 12:
         with session_scope(engine) as session:
             row = queries.get_event(session=session, event_id=int(text))
             if row is not None:
@@ -292,7 +292,7 @@ def edit_subscription(
 def parse_subscription_id(value: str) -> int:
     """Parse the ``subscription`` option (``12`` or ``#12``) or raise UsageError."""
     text = value.strip().lstrip("#").split(" ", 1)[0]
-    if not text.isdigit() or len(text) > 12:
+    if not is_id(text) or len(text) > 12:
         raise UsageError(f"'{value[:50]}' is not a subscription number — see /alerts list")
     return int(text)
 

@@ -9,7 +9,7 @@ from typing import TextIO
 
 from bot.cli.exits import EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE, fail
 from bot.config import Config
-from bot.core.options import UsageError, parse_kinds, resolve_named_ids
+from bot.core.options import UsageError, is_id, parse_kinds, resolve_named_ids
 from bot.ll2.client import LL2Client
 from bot.ll2.errors import LL2Error
 from bot.pipeline.runner import (
@@ -44,7 +44,7 @@ async def _watch(config: Config, args: argparse.Namespace, *, out: TextIO | None
         pipeline_types: list[int] = []
         if args.types:
             named = known_types(engine)
-            if not named and not all(t.strip().isdigit() for t in args.types):
+            if not named and not all(is_id(t.strip()) for t in args.types):
                 # Names need LL2's type list once; ids work offline.
                 try:
                     await Syncer(

@@ -9,6 +9,11 @@ from datetime import timedelta
 from bot.core.kinds import kind_names
 from bot.core.timeutil import parse_duration
 
+# A reminder under a minute ahead would race the poll that moves the date; over 14 days it
+# would outlive the upcoming list it is planned from.
+MIN_LEAD = timedelta(minutes=1)
+MAX_LEAD = timedelta(days=14)
+
 
 class UsageError(Exception):
     """A user-supplied value (flag or slash-command option) that cannot be used."""
@@ -22,6 +27,8 @@ def parse_kinds(text: str | Sequence[str] | None) -> list[str]:
     items = [p for p in items if p]
     if not items or items == ["all"]:
         return []
+    if "all" in items:
+        raise UsageError("'all' cannot be combined with other kinds — give all, or a list")
     known = kind_names()
     for item in items:
         if item not in known:
@@ -46,8 +53,8 @@ def parse_leads(text: str | None, default: Sequence[timedelta]) -> list[int]:
             raise UsageError(
                 f"'{part}' is not a reminder lead — write leads like 24h,1h,10m or none"
             ) from None
-        if lead <= timedelta(0) or lead > timedelta(days=14):
-            raise UsageError(f"reminder lead '{part}' must be between 1s and 14d")
+        if lead < MIN_LEAD or lead > MAX_LEAD:
+            raise UsageError(f"reminder lead '{part}' must be between 1m and 14d")
         leads.add(int(lead.total_seconds()))
     if len(leads) > 10:
         raise UsageError("at most 10 reminder leads")

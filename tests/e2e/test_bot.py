@@ -366,6 +366,27 @@ async def test_bad_options_get_clear_answers(stack: Stack) -> None:
     assert all(r.ephemeral for r in (kinds, leads, remove))
 
 
+async def test_hostile_options_get_helpful_answers_not_something_went_wrong(stack: Stack) -> None:
+    """`²` (a digit to str.isdigit, not to int), `all` mixed with kinds, a 30 s lead."""
+    answers = {
+        "type": await stack.command("alerts", "add", type="²"),
+        "subscription": await stack.command("alerts", "remove", subscription="²"),
+        "event": await stack.command("events", "show", event="²"),
+        "all": await stack.command("alerts", "add", kinds="all,update"),
+        "lead": await stack.command("alerts", "add", reminders="30s"),
+    }
+    texts = {name: answer.content or "" for name, answer in answers.items()}
+    assert "no such event type '²'" in texts["type"]
+    assert "is not a subscription number" in texts["subscription"]
+    assert "²" in texts["event"]
+    assert "'all' cannot be combined" in texts["all"]
+    assert "must be between 1m and 14d" in texts["lead"]
+    assert not any("went wrong" in text.lower() for text in texts.values()), texts
+    assert all(answer.ephemeral for name, answer in answers.items() if name != "event")
+    with session_scope(stack.engine) as session:
+        assert queries.guild_subscriptions(session=session, guild_id=stack.guild.id) == []
+
+
 async def test_server_errors_are_retried_until_the_alert_lands(stack: Stack) -> None:
     """Two 503s on the channel route, then success: one message, delivery marked sent."""
     await stack.command("alerts", "add", type="Docking")

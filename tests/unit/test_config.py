@@ -409,12 +409,13 @@ def test_negative_duration_is_refused() -> None:
     )
 
 
-def test_zero_reminder_lead_is_impossible(tmp_path: Path) -> None:
-    """A reminder 0s before an event is not a lead."""
-    path = write(tmp_path, '[alerts]\nreminders = ["1h", "0s"]\n')
+@pytest.mark.parametrize("lead", ["0s", "30s"])
+def test_a_reminder_lead_under_a_minute_is_refused(tmp_path: Path, lead: str) -> None:
+    """A reminder less than a minute before an event is not a useful lead."""
+    path = write(tmp_path, f'[alerts]\nreminders = ["1h", "{lead}"]\n')
     assert error_of(path) == (
-        "alerts.reminders must be durations between 1s and 14d, like 24h, 1h, 10m, "
-        f"got ['1h', '0s'] ({path})"
+        "alerts.reminders must be durations between 1m and 14d, like 24h, 1h, 10m, "
+        f"got ['1h', '{lead}'] ({path})"
     )
 
 
