@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from bot.core.alerts import rescheduled_alert, webcast_live_alert
+from bot.core.kinds import new_event_alert, update_alert
 from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_event
 from bot.render import alert_json, payload_text, plain_text, render_alert
 from tests.conftest import T0
+from tests.unit.render import _helpers as helpers
 
 
 def test_timestamps_become_utc_text_and_relative_ones_vanish() -> None:
@@ -49,3 +52,25 @@ def test_a_slip_reads_old_then_new_date() -> None:
     alert = rescheduled_alert(new, old.date)
     text = payload_text(alert_json(alert, key="k", subscription_id=1, message=render_alert(alert)))
     assert "2026-11-27 12:00 UTC → 2026-11-27 14:00 UTC" in text
+
+
+def test_console_text_is_plain_and_readable() -> None:
+    """The console text names the kind, event, plain UTC date, update and webcasts, no markup."""
+    event = helpers.make_event()
+    alert = update_alert(event, event.updates[0])
+    message = render_alert(alert, mention_role_ids=[5])
+    text = payload_text(alert_json(alert, key="k", subscription_id=None, message=message))
+    assert text.splitlines()[0] == "[update] Soyuz MS-28 Docking (#1300)"
+    assert "2026-11-27 12:38 UTC" in text
+    assert "Added docking." in text and "Cosmic_Penguin" in text
+    assert "https://www.youtube.com/watch?v=en" in text
+    assert not re.search(r"<t:|<@|\*\*|\x1b", text)
+
+
+def test_console_text_strips_terminal_escapes_from_ll2_text() -> None:
+    """Control characters in LL2 text (terminal escapes) never reach the terminal."""
+    alert = new_event_alert(helpers.make_event(name="Evil\x1b[2J name", description="a\x07b"))
+    message = render_alert(alert)
+    text = payload_text(alert_json(alert, key="k", subscription_id=None, message=message))
+    assert "\x1b" not in text
+    assert "\x07" not in text

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.devtools.discord_emulator.validate import check_message_limits, load_spec
-from bot.render import check_limits, guarded
+from bot.render import CONTENT_LIMIT, check_limits, guarded
 from bot.render.payload import MessagePayload
 
 
@@ -91,3 +91,36 @@ def test_an_embed_that_cannot_be_saved_leaves_the_content_line_alone() -> None:
     assert reduced["embeds"] == []
     assert reduced["content"] == "(lookup of event 2)"
     assert check_limits(reduced) == []
+
+
+def test_check_limits_reports_what_discord_would_reject() -> None:
+    """check_limits flags over-long text, empty fields, bad URLs, too many buttons and totals."""
+    button = {"type": 2, "style": 5, "label": "x", "url": "https://a.example/"}
+    bad = {
+        "content": "c" * (CONTENT_LIMIT + 1),
+        "embeds": [
+            {
+                "title": "t" * 257,
+                "url": "javascript:alert(1)",
+                "fields": [{"name": "n", "value": ""}, {"name": "v", "value": "v" * 1025}],
+                "image": {"url": "https://exa mple.com/"},
+            },
+            {"description": "d" * 4096, "fields": [{"name": "f", "value": "v" * 1024}] * 2},
+        ],
+        "components": [{"type": 1, "components": [button] * 6}],
+        "allowed_mentions": {"parse": ["roles"], "roles": ["1"]},
+    }
+    problems = "\n".join(check_limits(bad))
+    for expected in (
+        "content:",
+        "embeds[0].title",
+        "embeds[0].url",
+        "embeds[0].fields[0].value: must not be empty",
+        "embeds[0].fields[1].value",
+        "embeds[0].image.url",
+        "embeds[1]: 6",
+        "across embeds",
+        "components[0].components",
+        "allowed_mentions",
+    ):
+        assert expected in problems, expected

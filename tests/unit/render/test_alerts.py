@@ -1,15 +1,13 @@
-"""Tests for bot.render.message: alert and lookup payloads, Discord's limits, terminal output."""
+"""Tests for bot.render.alerts: each kind's message, buttons, mentions, hostile text, fixtures."""
 
 from __future__ import annotations
 
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from importlib.resources import files
-from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.core.alerts import Alert
@@ -23,10 +21,8 @@ from bot.core.kinds import (
     update_alert,
     webcast_live_alert,
 )
-from bot.ll2.parse import parse_event, parse_events
 from bot.render import (
     BUTTON_LABEL_LIMIT,
-    CONTENT_LIMIT,
     EMBED_TOTAL_LIMIT,
     FIELD_VALUE_LIMIT,
     alert_json,
@@ -37,111 +33,19 @@ from bot.render import (
     payload_text,
     render_alert,
     render_event_embed,
-    render_event_list,
     render_event_message,
     valid_url,
 )
-from tests.strategies import alerts, events
-
-DATE = "2026-11-27T12:38:29Z"
-UNIX = int(datetime(2026, 11, 27, 12, 38, 29, tzinfo=UTC).timestamp())
-PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def make_event(**overrides: Any) -> Event:
-    """Build a parsed 2.2.0-shaped event with sensible defaults."""
-    raw: dict[str, Any] = {
-        "id": 1300,
-        "slug": "soyuz-ms-28-docking",
-        "name": "Soyuz MS-28 Docking",
-        "url": "https://ll.thespacedevs.com/2.2.0/event/1300/",
-        "type": {"id": 2, "name": "Docking"},
-        "description": "The Soyuz MS-28 spacecraft will dock to the ISS.",
-        "location": "International Space Station",
-        "date": DATE,
-        "date_precision": {"id": 1, "name": "Minute", "abbrev": "MIN"},
-        "last_updated": "2025-11-27T12:46:33Z",
-        "feature_image": "https://example.com/soyuz.jpg",
-        "agencies": [{"id": 63, "name": "Roscosmos", "abbrev": "RFSA"}],
-        "program": [{"id": 17, "name": "International Space Station"}],
-        "updates": [
-            {
-                "id": 12946,
-                "comment": "Added docking.",
-                "info_url": "https://example.com/info",
-                "created_by": "Cosmic_Penguin",
-                "created_on": "2025-11-19T15:17:00Z",
-            }
-        ],
-        "vid_urls": [
-            {
-                "priority": 12,
-                "publisher": "Роскосмос ТВ",
-                "url": "https://www.youtube.com/watch?v=ru",
-                "language": {"id": 3, "name": "Russian", "code": "ru"},
-            },
-            {
-                "priority": 10,
-                "publisher": "NASA",
-                "url": "https://www.youtube.com/watch?v=en",
-                "language": {"id": 1, "name": "English", "code": "en"},
-            },
-        ],
-    }
-    raw.update(overrides)
-    return parse_event(raw)
-
-
-def all_alerts(event: Event) -> list[Alert]:
-    """Return one alert of every kind about ``event``."""
-    date = event.date or datetime(2026, 1, 1, tzinfo=UTC)
-    dated = event if event.date else event.model_copy(update={"date": date})
-    built = [
-        webcast_live_alert(event),
-        rescheduled_alert(dated, date - timedelta(days=2)),
-        new_event_alert(event),
-        reminder_alert(dated, timedelta(hours=1)),
-    ]
-    built += [update_alert(event, update) for update in event.updates[:3]]
-    return built
-
-
-def texts_of(payload: Any) -> list[str]:
-    """Collect every string in a JSON-like payload."""
-    if isinstance(payload, str):
-        return [payload]
-    if isinstance(payload, dict):
-        return [t for value in payload.values() for t in texts_of(value)]
-    if isinstance(payload, list):
-        return [t for value in payload for t in texts_of(value)]
-    return []
-
-
-def field(embed: Any, name: str) -> str:
-    """Return the value of the embed field whose name contains ``name``."""
-    for item in embed.get("fields", []):
-        if name in item["name"]:
-            return str(item["value"])
-    raise AssertionError(f"no field {name!r} in {[f['name'] for f in embed.get('fields', [])]}")
-
-
-def fixture_events() -> list[Event]:
-    """Parse every recorded LL2 event shipped in bot/data/ll2."""
-    parsed: list[Event] = []
-    for path in sorted(files("bot").joinpath("data", "ll2").iterdir(), key=lambda p: p.name):
-        if not path.name.startswith("event"):
-            continue
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if "results" in data:
-            good, rejected = parse_events(data["results"])
-            assert not rejected, (path.name, rejected)
-            parsed.extend(good)
-        else:
-            parsed.append(parse_event(data))
-    return parsed
-
-
-# --- Each kind's look ----------------------------------------------------------------------
+from tests.strategies import alerts
+from tests.unit.render._helpers import (
+    PROPERTY,
+    UNIX,
+    all_alerts,
+    field,
+    fixture_events,
+    make_event,
+    texts_of,
+)
 
 
 def test_update_alert_shows_comment_author_link_and_time() -> None:
@@ -258,62 +162,6 @@ def test_invalid_image_and_title_urls_are_left_out() -> None:
     assert "url" not in embed
 
 
-# --- Dates ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("precision", "date", "discord", "plain"),
-    [
-        ("Minute", DATE, f"<t:{UNIX}:F> (<t:{UNIX}:R>)", "2026-11-27 12:38 UTC"),
-        ("Second", DATE, f"<t:{UNIX}:F> (<t:{UNIX}:R>)", "2026-11-27 12:38:29 UTC"),
-        (None, DATE, f"<t:{UNIX}:F> (<t:{UNIX}:R>)", "2026-11-27 12:38 UTC"),
-        ("Month", "2026-11-30T00:00:00Z", "NET November 2026", "NET November 2026"),
-        ("Year", "2026-12-31T00:00:00Z", "NET 2026", "NET 2026"),
-        ("Fiscal Year", "2026-09-30T00:00:00Z", "NET FY2026", "NET FY2026"),
-        ("Business Quarter (Q4)", "2026-12-31T00:00:00Z", "NET Q4 2026", "NET Q4 2026"),
-        ("1st Half", "2026-06-30T00:00:00Z", "NET H1 2026", "NET H1 2026"),
-        ("2nd Half", "2026-12-31T00:00:00Z", "NET H2 2026", "NET H2 2026"),
-    ],
-)
-def test_date_text_follows_the_precision(
-    precision: str | None, date: str, discord: str, plain: str
-) -> None:
-    """Each precision renders as exact timestamps or as a "NET …" period, in both outputs."""
-    event = make_event(date=date, date_precision={"name": precision} if precision else None)
-    assert format_event_date(event) == discord
-    assert format_event_date_plain(event) == plain
-
-
-@pytest.mark.parametrize("precision", ["Day", "Morning", "Afternoon"])
-def test_day_precision_shows_the_date_without_a_time(precision: str) -> None:
-    """Day, Morning and Afternoon show only the date, stamped at noon UTC so it never shifts."""
-    event = make_event(date="2026-12-24T00:00:00Z", date_precision={"name": precision})
-    text = format_event_date(event)
-    noon = int(datetime(2026, 12, 24, 12, tzinfo=UTC).timestamp())
-    assert text.startswith(f"<t:{noon}:D>")
-    assert not re.search(r"<t:\d+:[FfRTt]>", text)
-    assert format_event_date_plain(event).startswith("2026-12-24")
-    assert ":" not in format_event_date_plain(event)
-
-
-def test_week_precision_names_the_week() -> None:
-    """A Week precision renders "NET week of …" (its Monday), no time of day."""
-    event = make_event(date="2026-11-26T00:00:00Z", date_precision={"name": "Week"})
-    monday = int(datetime(2026, 11, 23, 12, tzinfo=UTC).timestamp())
-    assert format_event_date(event) == f"NET week of <t:{monday}:D>"
-    assert format_event_date_plain(event) == "NET week of 2026-11-23"
-
-
-def test_no_date_renders_tbd() -> None:
-    """An event without a date says TBD."""
-    event = make_event(date=None)
-    assert format_event_date(event) == "TBD"
-    assert format_event_date_plain(event) == "TBD"
-
-
-# --- Buttons, mentions, hostile text -------------------------------------------------------
-
-
 def test_buttons_only_for_valid_urls_best_first_and_deduplicated() -> None:
     """Buttons link only valid http(s) URLs of ≤ 512 chars, best first, once each, at most 5."""
     videos = [
@@ -396,9 +244,6 @@ def test_everyone_in_ll2_text_cannot_ping() -> None:
         assert re.findall(r"<@[!&]?\d+>", message["content"]) == ["<@&99>"]
 
 
-# --- Limits --------------------------------------------------------------------------------
-
-
 def test_huge_description_and_30_agencies_stay_within_every_limit() -> None:
     """A 10k-character description and 30 long agency names are truncated, never rejected."""
     agencies = [{"id": i, "name": f"Agency number {i} " + "x" * 200} for i in range(30)]
@@ -420,89 +265,6 @@ def test_huge_description_and_30_agencies_stay_within_every_limit() -> None:
     assert check_limits(render_event_message(event)) == []
 
 
-def test_check_limits_reports_what_discord_would_reject() -> None:
-    """check_limits flags over-long text, empty fields, bad URLs, too many buttons and totals."""
-    button = {"type": 2, "style": 5, "label": "x", "url": "https://a.example/"}
-    bad = {
-        "content": "c" * (CONTENT_LIMIT + 1),
-        "embeds": [
-            {
-                "title": "t" * 257,
-                "url": "javascript:alert(1)",
-                "fields": [{"name": "n", "value": ""}, {"name": "v", "value": "v" * 1025}],
-                "image": {"url": "https://exa mple.com/"},
-            },
-            {"description": "d" * 4096, "fields": [{"name": "f", "value": "v" * 1024}] * 2},
-        ],
-        "components": [{"type": 1, "components": [button] * 6}],
-        "allowed_mentions": {"parse": ["roles"], "roles": ["1"]},
-    }
-    problems = "\n".join(check_limits(bad))
-    for expected in (
-        "content:",
-        "embeds[0].title",
-        "embeds[0].url",
-        "embeds[0].fields[0].value: must not be empty",
-        "embeds[0].fields[1].value",
-        "embeds[0].image.url",
-        "embeds[1]: 6",
-        "across embeds",
-        "components[0].components",
-        "allowed_mentions",
-    ):
-        assert expected in problems, expected
-
-
-@pytest.mark.parametrize(
-    ("url", "ok"),
-    [
-        ("https://example.com/a?b=c#d", True),
-        ("http://example.com", True),
-        ("https://example.com/a_(b)", True),
-        ("ftp://example.com/", False),
-        ("javascript:alert(1)", False),
-        ("//example.com/", False),
-        ("https://", False),
-        ("https://exa mple.com/", False),
-        ("https://example.com/\n", False),
-        ("https://[::1", False),
-        ("http://example.com:99999/", False),
-        ("https://example.com/%zz", False),
-        ("https://example.com/" + "x" * 2100, False),
-        (None, False),
-    ],
-)
-def test_valid_url_accepts_only_absolute_http_urls(url: str | None, ok: bool) -> None:
-    """valid_url keeps well-formed http(s) URLs within 2048 chars and drops the rest."""
-    assert (valid_url(url) is not None) is ok
-
-
-def test_event_list_of_25_events_stays_within_limits() -> None:
-    """/events upcoming renders 25 events with huge names as compact lines within limits."""
-    listed = [make_event(id=i, name=f"Event {i} " + "@everyone " * 100) for i in range(1, 26)]
-    message = render_event_list(listed, title="Upcoming events")
-    assert check_limits(message) == []
-    description = message["embeds"][0]["description"]
-    assert description.splitlines()[0].startswith("`1.` **Event 1 ")
-    assert "@everyone" not in description
-    assert len(description.splitlines()) == 25
-
-
-def test_event_list_uses_precision_aware_dates() -> None:
-    """The list shows "NET November 2026" for a month-precision event, not a fake time."""
-    event = make_event(date="2026-11-30T00:00:00Z", date_precision={"name": "Month"})
-    line = render_event_list([event], title="Upcoming")["embeds"][0]["description"]
-    assert "NET November 2026" in line
-    assert "<t:" not in line
-
-
-def test_empty_event_list_says_so() -> None:
-    """An empty list renders a valid message saying nothing was found."""
-    message = render_event_list([], title="Upcoming")
-    assert message["embeds"][0]["description"] == "No events found."
-    assert check_limits(message) == []
-
-
 @PROPERTY
 @given(alert=alerts(), role=st.one_of(st.none(), st.integers(min_value=1, max_value=2**63 - 1)))
 def test_any_alert_renders_within_discord_limits(alert: Alert, role: int | None) -> None:
@@ -515,18 +277,6 @@ def test_any_alert_renders_within_discord_limits(alert: Alert, role: int | None)
     text = payload_text(alert_json(alert, key="k", subscription_id=None, message=message))
     assert text.startswith("[")
     json.dumps(alert_json(alert, key=alert.key(None), subscription_id=None, message=message))
-
-
-@PROPERTY
-@given(listed=st.lists(events(), max_size=25))
-def test_any_lookup_renders_within_discord_limits(listed: list[Event]) -> None:
-    """Lookup views of random events, alone and as a list, always pass check_limits."""
-    assert check_limits(render_event_list(listed, title="Upcoming")) == []
-    for event in listed[:3]:
-        assert check_limits(render_event_message(event)) == []
-
-
-# --- Recorded fixtures ---------------------------------------------------------------------
 
 
 FIXTURE_EVENTS = fixture_events()
@@ -577,59 +327,3 @@ def test_recorded_coarse_precisions_render_without_a_fake_time() -> None:
     assert format_event_date(by_id[384]) == f"<t:{noon}:D>"
     assert format_event_date(by_id[1282]) == "NET 2035"
     assert format_event_date_plain(by_id[1282]) == "NET 2035"
-
-
-# --- Terminal and JSON output ----------------------------------------------------------------
-
-
-def test_alert_json_has_exactly_the_design_keys() -> None:
-    """alert_json emits the alert line: kind, key, event{…}, subscription, message."""
-    alert = reminder_alert(make_event(), timedelta(hours=1))
-    message = render_alert(alert, mention_role_ids=[7])
-    line = alert_json(alert, key=alert.key("console:3"), subscription_id=3, message=message)
-    assert set(line) == {"kind", "key", "event", "subscription", "message"}
-    assert set(line["event"]) == {"id", "name", "slug", "type", "date"}
-    assert set(line["message"]) == {"content", "embeds", "components", "allowed_mentions"}
-    assert line["kind"] == "reminder"
-    assert line["key"] == "console:3:events:1300:reminder:1h@2026-11-27T12:38:29Z"
-    assert line["event"] == {
-        "id": 1300,
-        "name": "Soyuz MS-28 Docking",
-        "slug": "soyuz-ms-28-docking",
-        "type": {"id": 2, "name": "Docking"},
-        "date": "2026-11-27T12:38:29Z",
-    }
-    assert line["subscription"] == 3
-    assert line["message"] == message
-    assert json.loads(json.dumps(line)) == line
-
-
-def test_alert_json_uses_null_for_a_missing_type_and_date() -> None:
-    """An event without type or date serialises them as null."""
-    alert = new_event_alert(make_event(type=None, date=None))
-    line = alert_json(alert, key="k", subscription_id=None, message=render_alert(alert))
-    assert line["event"]["type"] is None
-    assert line["event"]["date"] is None
-    assert line["subscription"] is None
-
-
-def test_console_text_is_plain_and_readable() -> None:
-    """The console text names the kind, event, plain UTC date, update and webcasts, no markup."""
-    event = make_event()
-    alert = update_alert(event, event.updates[0])
-    message = render_alert(alert, mention_role_ids=[5])
-    text = payload_text(alert_json(alert, key="k", subscription_id=None, message=message))
-    assert text.splitlines()[0] == "[update] Soyuz MS-28 Docking (#1300)"
-    assert "2026-11-27 12:38 UTC" in text
-    assert "Added docking." in text and "Cosmic_Penguin" in text
-    assert "https://www.youtube.com/watch?v=en" in text
-    assert not re.search(r"<t:|<@|\*\*|\x1b", text)
-
-
-def test_console_text_strips_terminal_escapes_from_ll2_text() -> None:
-    """Control characters in LL2 text (terminal escapes) never reach the terminal."""
-    alert = new_event_alert(make_event(name="Evil\x1b[2J name", description="a\x07b"))
-    message = render_alert(alert)
-    text = payload_text(alert_json(alert, key="k", subscription_id=None, message=message))
-    assert "\x1b" not in text
-    assert "\x07" not in text
