@@ -11,7 +11,6 @@ from bot.app import service
 from bot.app.client import TMinusBot
 from bot.core.kinds import ALL_KINDS
 from bot.core.timeutil import utcnow
-from storage.models import AgencyRow, EventTypeRow, ProgramRow
 
 Choices = list[app_commands.Choice[str]]
 
@@ -31,17 +30,17 @@ def as_choices(items: list[service.Choice]) -> Choices:
 
 async def event_types(interaction: discord.Interaction, current: str) -> Choices:
     """Offer event types matching what was typed."""
-    return as_choices(service.name_choices(_bot(interaction).engine, EventTypeRow, current))
+    return as_choices(service.named_choices(_bot(interaction).engine, "type", current))
 
 
 async def agencies(interaction: discord.Interaction, current: str) -> Choices:
     """Offer agencies matching what was typed."""
-    return as_choices(service.name_choices(_bot(interaction).engine, AgencyRow, current))
+    return as_choices(service.named_choices(_bot(interaction).engine, "agency", current))
 
 
 async def programs(interaction: discord.Interaction, current: str) -> Choices:
     """Offer programs matching what was typed."""
-    return as_choices(service.name_choices(_bot(interaction).engine, ProgramRow, current))
+    return as_choices(service.named_choices(_bot(interaction).engine, "program", current))
 
 
 async def events(interaction: discord.Interaction, current: str) -> Choices:

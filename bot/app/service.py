@@ -86,6 +86,15 @@ def _resolve(engine: Engine, model: type, value: str | None, what: str) -> list[
     return resolve_named_ids([value], _named(engine, model), what)
 
 
+# The named things a filter option autocompletes, by the option's name.
+NAMED: dict[str, type] = {"type": EventTypeRow, "agency": AgencyRow, "program": ProgramRow}
+
+
+def named_choices(engine: Engine, option: str, text: str) -> list[Choice]:
+    """Return autocomplete choices for the ``type``, ``agency`` or ``program`` option."""
+    return name_choices(engine, NAMED[option], text)
+
+
 def name_choices(engine: Engine, model: type, text: str) -> list[Choice]:
     """Return autocomplete choices for types, agencies or programs matching ``text``."""
     with session_scope(engine) as session:

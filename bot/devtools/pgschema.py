@@ -8,13 +8,12 @@ from collections.abc import Iterator
 
 from sqlalchemy import create_engine, text
 
-from storage.db import normalise_url
-
 
 @contextlib.contextmanager
 def postgres_schema(base: str, *, prefix: str = "t") -> Iterator[str]:
     """Yield a URL of ``base`` whose search_path is a new empty schema; drop it on exit."""
-    base = normalise_url(base)
+    if base.startswith(("postgresql://", "postgres://")):  # psycopg 3, as the store uses
+        base = "postgresql+psycopg://" + base.split("://", 1)[1]
     schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base)
     with admin.begin() as connection:
