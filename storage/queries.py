@@ -595,9 +595,11 @@ def sync_state(*, session: Session, feed: str = "events") -> SyncState:
     """Return a feed's sync state row, creating it on first use."""
     found = session.get(SyncState, feed)
     if found is None:
-        found = SyncState(feed=feed)
-        session.add(found)
-        session.flush()
+        # The poll and the reminder tick share a feed's row and may both create it at once:
+        # insert-or-nothing, then read whichever insert won.
+        _insert_ignore(session, SyncState, [{"feed": feed, "seeded": False}])
+        found = session.get(SyncState, feed)
+        assert found is not None
     return found
 
 
