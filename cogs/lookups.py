@@ -12,7 +12,7 @@ from bot.app import service
 from bot.app.client import TMinusBot
 from bot.app.sink import send_payload_response
 from bot.core.timeutil import utcnow
-from bot.render.message import render_event_list, render_event_message
+from bot.render import render_event_list, render_event_message
 from cogs import _autocomplete as autocomplete
 
 log = logging.getLogger(__name__)

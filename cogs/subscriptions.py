@@ -14,7 +14,7 @@ from bot.app.sink import classify, message_kwargs
 from bot.core.kinds import kinds_help
 from bot.core.options import UsageError
 from bot.core.timeutil import utcnow
-from bot.render.message import render_alert
+from bot.render import render_alert
 from cogs import _autocomplete as autocomplete
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import aiohttp
 import discord
 
 from bot.pipeline.delivery import PermanentSinkError, TransientSinkError
-from bot.render.message import MessagePayload
+from bot.render import MessagePayload
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from bot.core.options import UsageError, resolve_named_ids
 from bot.core.timeutil import utcnow
 from bot.pipeline.runner import known_types, open_store
 from bot.pipeline.sync import event_from_snapshot
-from bot.render.message import format_event_date_plain
+from bot.render import format_event_date_plain
 from storage import queries
 from storage.db import StorageError, session_scope
 

@@ -23,7 +23,7 @@ from bot.core.items import Event
 from bot.core.timeutil import Clock, utcnow
 from bot.ll2.client import MAX_LIMIT, EventFilters, LL2Client
 from bot.pipeline.crashpoints import crashpoint
-from bot.render.message import alert_json, render_alert
+from bot.render import alert_json, render_alert
 from storage import queries
 from storage.db import session_scope
 from storage.models import DeliveryState, Subscription

@@ -36,7 +36,7 @@ from bot.devtools.discord_emulator import Channel, DiscordEmulator, Guild, Membe
 from bot.devtools.ll2_emulator import LL2Emulator
 from bot.ll2.client import LL2Client
 from bot.pipeline.runner import console_pipeline
-from bot.render.message import check_limits
+from bot.render import check_limits
 from storage import queries
 from storage.db import make_engine, session_scope, upgrade
 from tests.faults.bot import bot_config, eventually, running_bot
