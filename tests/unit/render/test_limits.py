@@ -1,4 +1,4 @@
-"""Tests for bot.render.limits.guarded: the last line before a payload is stored or sent."""
+"""Tests for bot.render.limits: check_limits, and the guard every rendered payload passes."""
 
 from __future__ import annotations
 
