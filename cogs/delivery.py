@@ -2,119 +2,41 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 import discord
 from discord.ext import commands
 
+from bot.app import service
 from bot.app.client import TMinusBot
-from bot.app.sink import GlobalPacer, classify, message_kwargs, nonce_for
-from bot.pipeline.delivery import DeliveryWorker
-from storage import queries
-from storage.db import session_scope
-from storage.models import Delivery, Subscription
+from bot.app.delivery import ChannelDelivery
 
 log = logging.getLogger(__name__)
 
-# Discord allows 50 requests/s per bot; keep a little headroom for command answers.
-GLOBAL_RATE = 48.0
-CONCURRENCY = 25
-IDLE_WAKE = 2.0  # seconds between drains when nobody wakes us (retries falling due)
-
-
-class DiscordSink:
-    """Post a delivery's stored message to its channel, with the delivery's nonce.
-
-    One delivery per (channel, alert): its message already mentions every role of the
-    channel's matching subscriptions.
-    """
-
-    def __init__(self, bot: TMinusBot, pacer: GlobalPacer) -> None:
-        self.bot = bot
-        self.pacer = pacer
-
-    async def send(self, delivery: Delivery, subscription: Subscription) -> int | None:
-        """Post one alert to its channel; raise a transient or permanent sink error on failure."""
-        channel_id = delivery.channel_id
-        if channel_id is None:
-            raise classify(RuntimeError("delivery has no channel"), None)
-        guild_id = delivery.guild_id or subscription.guild_id
-        channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
-        payload = delivery.payload["message"]
-        await self.pacer.wait()
-        try:
-            # A nonce makes discord.py set enforce_nonce: a resend after a crash between
-            # this post and the commit returns the first message instead of a second one.
-            # (nonce_key: a row carried over from schema 0001 keeps its old key's nonce.)
-            message = await channel.send(
-                nonce=nonce_for(delivery.nonce_key), **message_kwargs(payload)
-            )
-        except (TimeoutError, discord.HTTPException, OSError) as exc:
-            raise classify(exc, channel_id) from exc
-        return message.id
-
 
 class AlertDelivery(commands.Cog):
-    """Run the outbox worker for channel subscriptions."""
+    """Run the outbox worker for channel subscriptions, and follow guilds and channels going."""
 
     def __init__(self, bot: TMinusBot) -> None:
         self.bot = bot
-        self.wake = asyncio.Event()
-        self.worker = DeliveryWorker(
-            bot.engine,
-            DiscordSink(bot, GlobalPacer(GLOBAL_RATE)),
-            serves=lambda s: s.channel_id is not None,
-            concurrency=CONCURRENCY,
-        )
-        self._task: asyncio.Task[None] | None = None
+        self.delivery = ChannelDelivery(bot)
 
     async def cog_load(self) -> None:
-        """Start draining once loaded; the pipeline wakes us when it enqueues."""
-        self.bot.pipeline.listeners.append(self.wake.set)
-        self._task = asyncio.create_task(self._run(), name="tminus-delivery")
+        """Start draining once loaded."""
+        self.delivery.start()
 
     async def cog_unload(self) -> None:
-        """Stop draining; deliveries in flight stay pending and are resent (nonce-safe)."""
-        with contextlib.suppress(ValueError):
-            self.bot.pipeline.listeners.remove(self.wake.set)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        await self.bot.wait_until_ready()
-        while not self.bot.is_closed():
-            self.wake.clear()
-            try:
-                report = await self.worker.drain()
-                if report.sent or report.failed or report.retried:
-                    log.info(
-                        "delivered %d, retrying %d, failed %d, paused %d",
-                        report.sent,
-                        report.retried,
-                        report.failed,
-                        report.paused,
-                    )
-            except Exception:
-                log.exception("delivery drain failed; will run again")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=IDLE_WAKE)
+        """Stop draining."""
+        await self.delivery.stop()
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Forget a guild's subscriptions when the bot leaves it."""
-        with session_scope(self.bot.engine) as session:
-            removed = queries.remove_guild(session=session, guild_id=guild.id)
+        removed = service.forget_guild(self.bot.engine, guild.id)
         log.info("left guild %s: removed %d subscription(s)", guild.id, removed)
 
     async def _pause_channel(self, channel_id: int, reason: str) -> None:
-        with session_scope(self.bot.engine) as session:
-            paused = queries.pause_subscriptions(
-                session=session, reason=reason, channel_id=channel_id
-            )
+        paused = service.pause_channel(self.bot.engine, channel_id, reason)
         if paused:
             log.info("paused subscriptions %s: %s", paused, reason)
 

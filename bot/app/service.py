@@ -444,3 +444,18 @@ def status(
             events=queries.count_events(session=session),
             paused=queries.paused_subscriptions(session=session, guild_id=guild_id),
         )
+
+
+# --- guilds and channels going away ---------------------------------------------------------
+
+
+def forget_guild(engine: Engine, guild_id: int) -> int:
+    """Remove every subscription of a guild the bot left; return how many."""
+    with session_scope(engine) as session:
+        return queries.remove_guild(session=session, guild_id=guild_id)
+
+
+def pause_channel(engine: Engine, channel_id: int, reason: str) -> list[int]:
+    """Pause the subscriptions of a channel that is gone; return their ids."""
+    with session_scope(engine) as session:
+        return queries.pause_subscriptions(session=session, reason=reason, channel_id=channel_id)
