@@ -17,6 +17,7 @@ def alert_json(
     return {
         "kind": alert.kind.name,
         "key": key,
+        "feed": alert.feed,
         "event": {
             "id": event.id,
             "name": event.name,

@@ -215,7 +215,8 @@ async def test_alert_json_lines_match_the_design_format(world: World) -> None:
     """Each JSON line has exactly DESIGN.md's keys and Discord's message fields."""
     alerts = await world.run()
     for alert in alerts:
-        assert set(alert) == {"kind", "key", "event", "subscription", "message"}
+        assert set(alert) == {"kind", "key", "feed", "event", "subscription", "message"}
+        assert alert["feed"] == "events"
         assert set(alert["event"]) == {"id", "name", "slug", "type", "date"}
         assert set(alert["message"]) == {"content", "embeds", "components", "allowed_mentions"}
         assert alert["message"]["allowed_mentions"]["parse"] == []

@@ -19,11 +19,12 @@ from tests.unit.render._helpers import (
 
 
 def test_alert_json_has_exactly_the_design_keys() -> None:
-    """alert_json emits the alert line: kind, key, event{…}, subscription, message."""
+    """alert_json emits the alert line: kind, key, feed, event{…}, subscription, message."""
     alert = reminder_alert(make_event(), timedelta(hours=1))
     message = render_alert(alert, mention_role_ids=[7])
     line = alert_json(alert, key=alert.key("console:3"), subscription_id=3, message=message)
-    assert set(line) == {"kind", "key", "event", "subscription", "message"}
+    assert set(line) == {"kind", "key", "feed", "event", "subscription", "message"}
+    assert line["feed"] == "events"
     assert set(line["event"]) == {"id", "name", "slug", "type", "date"}
     assert set(line["message"]) == {"content", "embeds", "components", "allowed_mentions"}
     assert line["kind"] == "reminder"
