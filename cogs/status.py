@@ -39,10 +39,12 @@ class Status(commands.Cog):
             budget_limit=budget.limit,
             next_poll_at=plan.at if plan else None,
         )
-        embed = discord.Embed(title="tminus status", colour=0x5865F2)
+        health = self.bot.pipeline.poll_health()
+        embed = discord.Embed(
+            title="tminus status", colour=0xED4245 if health.overdue else 0x5865F2
+        )
         embed.add_field(name="Last sync", value=_when(state.last_success_at), inline=False)
-        if state.next_poll_at is not None:
-            embed.add_field(name="Next LL2 poll", value=_when(state.next_poll_at), inline=False)
+        embed.add_field(name="Next LL2 poll", value=service.poll_line(health), inline=False)
         embed.add_field(
             name="LL2 requests left this hour",
             value=f"{state.budget_remaining} of {state.budget_limit}",

@@ -16,6 +16,7 @@ from bot.core.alerts import Alert, new_event_alert
 from bot.core.items import Event
 from bot.core.options import UsageError, is_id, parse_kinds, parse_leads, resolve_named_ids
 from bot.core.timeutil import format_duration
+from bot.pipeline.runner import PollHealth
 from bot.pipeline.sync import event_from_snapshot
 from storage import queries
 from storage.db import session_scope
@@ -444,6 +445,21 @@ def status(
             events=queries.count_events(session=session),
             paused=queries.paused_subscriptions(session=session, guild_id=guild_id),
         )
+
+
+def poll_line(health: PollHealth) -> str:
+    """Describe polling for ``/status``: the next poll, or loudly that it is overdue."""
+    if health.next_poll_at is None:
+        return "not planned yet"
+    stamp = int(health.next_poll_at.timestamp())
+    if not health.overdue:
+        return f"<t:{stamp}:F> (<t:{stamp}:R>)"
+    last = health.last_attempt or health.last_poll
+    ended = f"; the last poll ended <t:{int(last.timestamp())}:R>" if last else ""
+    return (
+        f"⚠️ overdue — it was due <t:{stamp}:R> and has not finished{ended}. "
+        "LL2 may be hanging or unreachable; the bot keeps trying."
+    )
 
 
 # --- guilds and channels going away ---------------------------------------------------------

@@ -436,6 +436,7 @@ async def test_status_reports_sync_budget_and_queue(stack: Stack) -> None:
     assert reply.ephemeral
     fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
     assert fields["Last sync"].startswith("<t:")
+    assert fields["Next LL2 poll"].startswith("<t:"), fields["Next LL2 poll"]
     assert " of 3600" in fields["LL2 requests left this hour"]
     assert fields["Alerts pending"] == "0"
     assert fields["Paused subscriptions"] == "none"
