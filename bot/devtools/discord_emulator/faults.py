@@ -20,6 +20,7 @@ KNOWN_ERRORS: dict[int, tuple[int, str]] = {
     10004: (404, "Unknown Guild"),
     10008: (404, "Unknown Message"),
     10062: (404, "Unknown interaction"),
+    10070: (404, "Unknown Guild Scheduled Event"),
 }
 _DEFAULT_CODE_FOR_STATUS = {403: 50013, 404: 10003}
 _SERVER_ERRORS = {
@@ -146,8 +147,13 @@ class RateLimitModel:
     """
 
     global_per_second: int | None = None
+    # Discord's message buckets: 5 per 5 s per channel for creates, and a bucket of its own
+    # (same size) for edits; both still count against the global limit.
     rules: list[BucketRule] = field(
-        default_factory=lambda: [BucketRule("POST", "/channels/{channel_id}/messages", 5, 5.0)]
+        default_factory=lambda: [
+            BucketRule("POST", "/channels/{channel_id}/messages", 5, 5.0),
+            BucketRule("PATCH", "/channels/{channel_id}/messages/{message_id}", 5, 5.0),
+        ]
     )
     default_limit: int | None = 50
     default_per: float = 1.0

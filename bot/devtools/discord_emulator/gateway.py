@@ -36,6 +36,7 @@ GUILDS = 1 << 0
 GUILD_MEMBERS = 1 << 1
 GUILD_PRESENCES = 1 << 8
 GUILD_MESSAGES = 1 << 9
+GUILD_SCHEDULED_EVENTS = 1 << 16
 MESSAGE_CONTENT = 1 << 15
 PRIVILEGED = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 
@@ -59,7 +60,26 @@ _EVENT_INTENTS = {
     "MESSAGE_CREATE": GUILD_MESSAGES,
     "MESSAGE_UPDATE": GUILD_MESSAGES,
     "MESSAGE_DELETE": GUILD_MESSAGES,
+    "GUILD_SCHEDULED_EVENT_CREATE": GUILD_SCHEDULED_EVENTS,
+    "GUILD_SCHEDULED_EVENT_UPDATE": GUILD_SCHEDULED_EVENTS,
+    "GUILD_SCHEDULED_EVENT_DELETE": GUILD_SCHEDULED_EVENTS,
 }
+
+# Events whose data is the guild itself (its id is "id", not "guild_id").
+_GUILD_ITSELF = frozenset({"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"})
+
+
+def shard_for(guild_id: int, shard_count: int) -> int:
+    """Return the shard that receives a guild's events: (guild_id >> 22) % shard_count."""
+    return (int(guild_id) >> 22) % shard_count
+
+
+def event_guild_id(event: str, data: Any) -> int | None:
+    """Return the guild an event belongs to (None for events outside any guild)."""
+    if not isinstance(data, dict):
+        return None
+    raw = data.get("id") if event in _GUILD_ITSELF else data.get("guild_id")
+    return None if raw is None else int(raw)
 
 
 class _Compressor:
@@ -94,6 +114,16 @@ class GatewaySession:
     connection: GatewayConnection | None = None
     alive: bool = True
     resumes: int = 0
+
+    @property
+    def shard_id(self) -> int:
+        """The session's shard id (an unsharded session is shard 0 of 1)."""
+        return int(self.shard[0]) if self.shard else 0
+
+    @property
+    def shard_count(self) -> int:
+        """The shard count the session identified with (1 when unsharded)."""
+        return int(self.shard[1]) if self.shard else 1
 
     def wants(self, event: str) -> bool:
         """Whether the session's intents ask for this event."""
@@ -166,6 +196,10 @@ class Gateway:
         self.connects: list[dict[str, str]] = []
         self.received: list[dict[str, Any]] = []
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
+        # One session per shard: (shard_id, shard_count) -> the session that identified last.
+        self.shard_owner: dict[tuple[int, int], str] = {}
+        # (shard, old session id, new session id) each time an IDENTIFY took a shard over.
+        self.shard_takeovers: list[tuple[tuple[int, int], str, str]] = []
 
     # --- dispatching ------------------------------------------------------------------
 
@@ -173,11 +207,41 @@ class Gateway:
         """Return the sessions that can still receive events."""
         return [s for s in self.sessions.values() if s.alive]
 
+    def sessions_for_guild(self, guild_id: int | None) -> list[GatewaySession]:
+        """Return the live sessions that receive a guild's events (its shard's session).
+
+        Events outside any guild (guild_id None) go to shard 0, as DMs do on Discord.
+        """
+        out = []
+        for s in self.live_sessions():
+            if self.shard_owner.get((s.shard_id, s.shard_count)) != s.session_id:
+                continue
+            wanted = 0 if guild_id is None else shard_for(guild_id, s.shard_count)
+            if s.shard_id == wanted:
+                out.append(s)
+        return out
+
+    def connected_shards(self) -> list[tuple[int, int]]:
+        """Return (shard_id, shard_count) of every shard with a live, connected session."""
+        return sorted(
+            (s.shard_id, s.shard_count)
+            for s in self.live_sessions()
+            if s.connection is not None
+            and self.shard_owner.get((s.shard_id, s.shard_count)) == s.session_id
+        )
+
     def dispatch(
         self, event: str, data: dict[str, Any], session: GatewaySession | None = None
     ) -> int:
-        """Send a DISPATCH event to one session or all; return how many sessions got it."""
-        targets = [session] if session is not None else self.live_sessions()
+        """Send a DISPATCH event to one session, or to the shard its guild belongs to.
+
+        Return how many sessions got it.
+        """
+        targets = (
+            [session]
+            if session is not None
+            else self.sessions_for_guild(event_guild_id(event, data))
+        )
         sent = 0
         for target in targets:
             if not target.wants(event):
@@ -306,17 +370,25 @@ class Gateway:
         if intents & PRIVILEGED & ~world.allowed_privileged_intents:
             await self._server_close(conn, 4014, "Disallowed intent(s).")
             return False
+        shard = data.get("shard")
+        if shard is not None and not _valid_shard(shard):
+            await self._server_close(conn, 4010, "Invalid shard.")
+            return False
         self.identifies += 1
-        session = GatewaySession(
-            session_id=secrets.token_hex(16), intents=intents, shard=data.get("shard")
-        )
+        session = GatewaySession(session_id=secrets.token_hex(16), intents=intents, shard=shard)
         session.connection = conn
         conn.session = session
         self.sessions[session.session_id] = session
+        self._take_shard(session)
+        guilds = [
+            g
+            for g in world.bot_guilds()
+            if shard_for(g.id, session.shard_count) == session.shard_id
+        ]
         ready: dict[str, Any] = {
             "v": 10,
             "user": self.emu.bot_user_payload(),
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in world.bot_guilds()],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.emu.gateway_url,
@@ -333,9 +405,23 @@ class Gateway:
         if session.shard is not None:
             ready["shard"] = session.shard
         self.dispatch("READY", ready, session)
-        for guild in world.bot_guilds():
+        for guild in guilds:
             self.dispatch("GUILD_CREATE", self.emu.guild_create_payload(guild, session), session)
         return True
+
+    def _take_shard(self, session: GatewaySession) -> None:
+        """Make a new session its shard's only one; an older live session there ends.
+
+        The older session's socket stays open but gets nothing more (and cannot RESUME),
+        which is what a second process identifying with the same shard does to the first.
+        """
+        key = (session.shard_id, session.shard_count)
+        previous = self.sessions.get(self.shard_owner.get(key, ""))
+        if previous is not None and previous.alive:
+            previous.alive = False
+            self.shard_takeovers.append((key, previous.session_id, session.session_id))
+            _log.info("gateway: shard %s taken over by a new IDENTIFY", key)
+        self.shard_owner[key] = session.session_id
 
     async def _resume(self, conn: GatewayConnection, data: dict[str, Any]) -> bool:
         session = self.sessions.get(str(data.get("session_id")))
@@ -387,3 +473,13 @@ class Gateway:
         if data.get("presences"):
             chunk["presences"] = []
         self.dispatch("GUILD_MEMBERS_CHUNK", chunk, session)
+
+
+def _valid_shard(shard: Any) -> bool:
+    """Whether IDENTIFY's shard is ``[shard_id, shard_count]`` with 0 <= id < count."""
+    return (
+        isinstance(shard, list)
+        and len(shard) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in shard)
+        and 0 <= shard[0] < shard[1]
+    )

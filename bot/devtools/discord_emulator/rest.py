@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from dataclasses import dataclass
@@ -43,8 +44,11 @@ class RestRoutes:
     world: World
     snowflakes: SnowflakeFactory
     nonce_window: float
+    shard_count: int
     _messages: dict[int, list[JSON]]
     _message_index: dict[int, JSON]
+    _deleted_messages: dict[int, JSON]
+    _edits: dict[int, list[JSON]]
     _nonces: dict[tuple[int, int, str], NonceEntry]
     _global_commands: list[JSON]
     _guild_commands: dict[int, list[JSON]]
@@ -143,7 +147,8 @@ class RestRoutes:
 
     async def _get_gateway_bot(self, req: Request) -> Reply:
         limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return Reply(body={"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+        body = {"url": self.gateway_url, "shards": self.shard_count, "session_start_limit": limit}
+        return Reply(body=body)
 
     async def _get_me(self, req: Request) -> Reply:
         return Reply(body=self.bot_user_payload())
@@ -419,6 +424,10 @@ class RestRoutes:
         if nonce is not None and body.get("enforce_nonce"):
             seen = self._nonces.get(key)
             if seen is not None and now - seen.at < self.nonce_window:
+                if seen.message_id in self._deleted_messages:
+                    # Discord keeps the nonce pointing at the deleted message for its window
+                    # and answers Unknown Message instead of posting (DESIGN.md invariant 10).
+                    raise unknown("Message", 10008)
                 existing = self._message_index.get(seen.message_id)
                 if existing is not None:
                     return Reply(200, existing)
@@ -483,10 +492,27 @@ class RestRoutes:
         guild, channel, message = self._channel_message(req)
         if message["author"]["id"] != str(self.bot_user.id):
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
-        self._apply_edit(guild, channel, message, req.json or {})
+        body: JSON = req.json or {}
+        self._apply_edit(guild, channel, message, body)
+        self._record_edit(message, body)
         event = dict(message, guild_id=str(guild.id))
         self.dispatch("MESSAGE_UPDATE", event)
         return Reply(body=message)
+
+    def _record_edit(self, message: JSON, body: JSON) -> None:
+        """Keep what each edit asked for and the message it left, in order, for assertions."""
+        self._edits.setdefault(int(message["id"]), []).append(
+            {"body": body, "message": copy.deepcopy(message)}
+        )
+
+    def _remove_message(self, guild: Guild, channel: Channel, message: JSON) -> None:
+        """Take a message out of its channel (it stays readable as deleted) and tell the gateway."""
+        self._messages[channel.id].remove(message)
+        self._deleted_messages[int(message["id"])] = message
+        self.dispatch(
+            "MESSAGE_DELETE",
+            {"id": message["id"], "channel_id": str(channel.id), "guild_id": str(guild.id)},
+        )
 
     async def _delete_message(self, req: Request) -> Reply:
         guild, channel, message = self._channel_message(req)
@@ -494,11 +520,7 @@ class RestRoutes:
             self._bot_perms(guild, channel) & perms.MANAGE_MESSAGES
         ):
             raise ApiError(*MISSING_PERMISSIONS)
-        self._messages[channel.id].remove(message)
-        self.dispatch(
-            "MESSAGE_DELETE",
-            {"id": message["id"], "channel_id": str(channel.id), "guild_id": str(guild.id)},
-        )
+        self._remove_message(guild, channel, message)
         return Reply(204)
 
     # --- interaction callbacks and webhooks ---------------------------------------------
@@ -640,6 +662,7 @@ class RestRoutes:
             guild = self.guild(int(result.payload["guild_id"]))
             channel = guild.channels[int(result.payload["channel_id"])]
             self._apply_edit(guild, channel, message, body)
+            self._record_edit(message, body)
         await result.notify("edit", message)
         return Reply(body=message)
 

@@ -8,7 +8,7 @@ import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from .interactions import (
     interaction_payload,
 )
 from .rest import NonceEntry, RestRoutes
+from .scheduled_events import EXTERNAL_SCHEMAS, ScheduledEventChange, ScheduledEventRoutes
 from .snowflake import SnowflakeFactory
 from .validate import (
     SPEC_PATH,
@@ -67,14 +68,17 @@ class Counters:
         return sum(self.rate_limited.values())
 
 
-class DiscordEmulator(RestRoutes):
+class DiscordEmulator(RestRoutes, ScheduledEventRoutes):
     """A loopback Discord: ``async with DiscordEmulator() as emu:`` then point discord.py at it.
 
     World building: ``add_guild``, ``add_channel``, ``add_thread``, ``add_role``,
     ``add_member``, ``add_moderator``, ``set_overwrite``, ``deny_bot``, ``delete_channel``,
-    ``remove_guild``. Interactions: ``invoke_command``, ``autocomplete``. Faults:
-    ``fail_next``, ``rate_limit_next``, ``set_channel_fault``, ``rate_limits``, ``latency``.
-    Records: ``requests``, ``validation_errors``, ``messages()``, ``synced_commands()``.
+    ``remove_guild``, ``delete_message`` (a person deletes one). Interactions:
+    ``invoke_command``, ``autocomplete``. Faults: ``fail_next``, ``rate_limit_next``,
+    ``set_channel_fault``, ``rate_limits``, ``latency``. Records: ``requests``,
+    ``validation_errors``, ``messages()``, ``message()``, ``edit_history()``, ``edits()``,
+    ``is_deleted()``, ``synced_commands()``. Scheduled events: see scheduled_events.py.
+    Shards: ``shard_count`` (what /gateway/bot recommends), ``connected_shards()``.
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class DiscordEmulator(RestRoutes):
         nonce_window: float = 300.0,
         interaction_deadline: float = 3.0,
         spec_path: Path = SPEC_PATH,
+        shard_count: int = 1,
     ) -> None:
         self.snowflakes = SnowflakeFactory()
         self.world = World(
@@ -106,6 +111,8 @@ class DiscordEmulator(RestRoutes):
         self.latency = latency
         self.nonce_window = nonce_window
         self.interaction_deadline = interaction_deadline
+        # What GET /gateway/bot recommends; AutoShardedClient without shard_count uses it.
+        self.shard_count = shard_count
         self.spec = load_spec(spec_path)
         self.requests: list[RecordedRequest] = []
         self.validation_errors: list[ValidationFailure] = []
@@ -116,6 +123,10 @@ class DiscordEmulator(RestRoutes):
         self.gateway = Gateway(self, heartbeat_interval)
         self._messages: dict[int, list[JSON]] = {}
         self._message_index: dict[int, JSON] = {}
+        self._deleted_messages: dict[int, JSON] = {}
+        self._edits: dict[int, list[JSON]] = {}
+        self._scheduled_events: dict[int, dict[int, JSON]] = {}
+        self._scheduled_event_changes: dict[int, list[ScheduledEventChange]] = {}
         self._nonces: dict[tuple[int, int, str], NonceEntry] = {}
         self._global_commands: list[JSON] = []
         self._guild_commands: dict[int, list[JSON]] = {}
@@ -124,6 +135,7 @@ class DiscordEmulator(RestRoutes):
         self._routes: list[_Route] = []
         self._runner: web.AppRunner | None = None
         self._register_routes()
+        self._register_scheduled_event_routes()
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -222,9 +234,10 @@ class DiscordEmulator(RestRoutes):
         self.world.guilds[gid] = guild
         for position, channel_name in enumerate(channels):
             self._new_channel(guild, channel_name, ChannelType.TEXT, position=position)
-        self._dispatch_each_session(
-            "GUILD_CREATE", lambda s: self.guild_create_payload(guild, s, joined=True)
-        )
+        for session in self.gateway.sessions_for_guild(guild.id):
+            self.gateway.dispatch(
+                "GUILD_CREATE", self.guild_create_payload(guild, session, joined=True), session
+            )
         return guild
 
     def guild(self, guild_id: int) -> Guild:
@@ -393,17 +406,18 @@ class DiscordEmulator(RestRoutes):
         data = guild.to_gateway_payload(
             bot_user_id=self.bot_user.id, with_all_members=bool(session.intents & (1 << 1))
         )
+        data["guild_scheduled_events"] = self.scheduled_events_payload(guild.id)
         if joined:
             del data["unavailable"]
         return data
 
     def dispatch(self, event: str, data: JSON) -> int:
-        """Send a dispatch event to every live session; return how many got it."""
+        """Send a dispatch event to the session of its guild's shard; return how many got it."""
         return self.gateway.dispatch(event, data)
 
-    def _dispatch_each_session(self, event: str, build: Callable[[GatewaySession], JSON]) -> None:
-        for session in self.gateway.live_sessions():
-            self.gateway.dispatch(event, build(session), session)
+    def connected_shards(self) -> list[tuple[int, int]]:
+        """Return (shard_id, shard_count) for each shard with a connected session."""
+        return self.gateway.connected_shards()
 
     async def flush(self) -> None:
         """Wait until every queued gateway event has been written to the sockets."""
@@ -568,8 +582,11 @@ class DiscordEmulator(RestRoutes):
             app_permissions=guild.permissions_in(channel.id, self.bot_user.id),
             locale=locale,
         )
-        if not self.gateway.live_sessions():
-            raise RuntimeError("no bot is connected to the emulator's gateway")
+        if not self.gateway.sessions_for_guild(guild.id):
+            raise RuntimeError(
+                f"no bot session is connected for guild {guild.id}'s shard "
+                f"(connected shards: {self.connected_shards()})"
+            )
         result = InteractionResult(payload, self.interaction_deadline)
         self._interactions[interaction_id] = result
         self._interactions_by_token[token] = result
@@ -649,8 +666,28 @@ class DiscordEmulator(RestRoutes):
         return list(self._messages.get(int(channel_id), []))
 
     def message(self, message_id: int) -> JSON | None:
-        """Return a message by id (including ephemeral ones), or None."""
+        """Return a message by id in its latest state (ephemeral and deleted ones too), or None."""
         return self._message_index.get(int(message_id))
+
+    def is_deleted(self, message_id: int) -> bool:
+        """Whether a message was deleted (by the bot or by a person)."""
+        return int(message_id) in self._deleted_messages
+
+    def edits(self, message_id: int) -> list[JSON]:
+        """Return each edit of a message in order: ``{"body": sent, "message": after}``."""
+        return list(self._edits.get(int(message_id), []))
+
+    def edit_history(self, message_id: int) -> list[str]:
+        """Return a message's content after each edit, in order (not the original content)."""
+        return [e["message"]["content"] for e in self._edits.get(int(message_id), [])]
+
+    def delete_message(self, channel_id: int, message_id: int) -> None:
+        """Delete a message as a person with Manage Messages would (MESSAGE_DELETE follows)."""
+        guild, channel = self._require_channel_in_world(channel_id)
+        message = self._message_index.get(int(message_id))
+        if message is None or message not in self._messages.get(channel.id, []):
+            raise KeyError(f"no message {message_id} in channel {channel_id}")
+        self._remove_message(guild, channel, message)
 
     def requests_to(self, method: str, template: str) -> list[RecordedRequest]:
         """Return the recorded requests for one route, e.g. ("POST", "/channels/{channel_id}")."""
@@ -840,7 +877,10 @@ class DiscordEmulator(RestRoutes):
     def _validate(self, method: str, path: str, template: str, body: Any) -> None:
         spec_template = self.spec.match(template) or self.spec.match(path)
         errors: list[FieldError] = []
-        if spec_template is not None:
+        external = EXTERNAL_SCHEMAS.get((method, template))
+        if external is not None and isinstance(body, dict) and body.get("entity_type") in (3, None):
+            errors = self.spec.validate_component(external, body)
+        elif spec_template is not None:
             errors = self.spec.validate_body(spec_template, method, body)
         errors += self._extra_checks(method, template, body)
         errors = dedupe(errors)

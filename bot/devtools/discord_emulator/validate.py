@@ -149,6 +149,7 @@ class DiscordSpec:
         # A literal segment (/users/@me, /messages/@original) beats a parameter.
         self._routes.sort(key=lambda r: r[2])
         self._operations: dict[tuple[str, str], SpecOperation] = {}
+        self._components: dict[str, Any] = {}
 
     def match(self, path: str) -> str | None:
         """Return the document's path template for a concrete path below /api/v10."""
@@ -174,6 +175,14 @@ class DiscordSpec:
         result = SpecOperation(template=template, method=method.upper(), validator=validator)
         self._operations[key] = result
         return result
+
+    def validate_component(self, name: str, body: Any) -> list[FieldError]:
+        """Validate a body against one named schema of ``components/schemas``."""
+        validator = self._components.get(name)
+        if validator is None:
+            ref = {"$ref": f"{SPEC_URI}#/components/schemas/{name}"}
+            validator = self._components[name] = _LenientValidator(ref, registry=self._registry)
+        return [_field_error(leaf) for e in validator.iter_errors(body) for leaf in _leaves(e)]
 
     def validate_body(self, template: str, method: str, body: Any) -> list[FieldError]:
         """Validate a JSON body against the operation's request schema; return field errors."""
