@@ -493,7 +493,12 @@ class RestRoutes:
         if message["author"]["id"] != str(self.bot_user.id):
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
         body: JSON = req.json or {}
-        self._apply_edit(guild, channel, message, body)
+        # Work on a copy so an edit Discord refuses (say, conflicting allowed_mentions)
+        # leaves the message untouched; then update in place, keeping its identity.
+        updated = copy.deepcopy(message)
+        self._apply_edit(guild, channel, updated, body)
+        message.clear()
+        message.update(updated)
         self._record_edit(message, body)
         event = dict(message, guild_id=str(guild.id))
         self.dispatch("MESSAGE_UPDATE", event)
