@@ -22,6 +22,7 @@ from .interactions import (
     InteractionReply,
     InteractionResult,
 )
+from .scheduled_events import ScheduledEventChange
 from .server import DiscordEmulator
 from .snowflake import SnowflakeFactory, snowflake_time
 from .validate import FieldError, ValidationFailure, load_spec
@@ -45,6 +46,7 @@ __all__ = [
     "RateLimitModel",
     "RecordedRequest",
     "Role",
+    "ScheduledEventChange",
     "SnowflakeFactory",
     "User",
     "ValidationFailure",
