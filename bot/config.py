@@ -182,6 +182,19 @@ def _as_db_url(value: Any) -> str:
     return text
 
 
+def _as_listen(value: Any) -> tuple[str, int] | None:
+    text = _as_str(value).strip()
+    if not text:
+        return None
+    host, sep, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # [::1]:9108
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError('must be "host:port" like "127.0.0.1:9108" (port 1-65535), or empty')
+    if not host.isascii() or not host.isprintable() or any(c.isspace() for c in host):
+        raise ValueError('must be "host:port" like "127.0.0.1:9108" (port 1-65535), or empty')
+    return host, int(port)
+
+
 def _as_level(value: Any) -> str:
     text = _as_str(value).strip().upper()
     if text not in LOG_LEVELS:
@@ -368,6 +381,17 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """``[metrics]``: where ``tminus run`` serves ``/metrics`` and ``/healthz``."""
+
+    listen: tuple[str, int] | None = setting(
+        None,
+        _as_listen,
+        doc="host:port for Prometheus /metrics and /healthz during `tminus run`; empty: off.",
+    )
+
+
+@dataclass(frozen=True)
 class LogSettings:
     """``[log]``: logging verbosity."""
 
@@ -387,6 +411,7 @@ class Config:
     ll2: LL2Settings = field(default_factory=LL2Settings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     log: LogSettings = field(default_factory=LogSettings)
     source: str = "defaults"
     # Where each value that is not a default came from ("config.toml", "TMINUS_…", a flag),
@@ -403,6 +428,7 @@ SECTIONS: dict[str, type] = {
     "ll2": LL2Settings,
     "storage": StorageSettings,
     "alerts": AlertSettings,
+    "metrics": MetricsSettings,
     "log": LogSettings,
 }
 

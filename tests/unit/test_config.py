@@ -105,6 +105,12 @@ LAYERS: dict[tuple[str, str], tuple[Any, str, Any, Any]] = {
         timedelta(hours=1),
     ),
     ("alerts", "max_subscriptions_per_guild"): (200, "120", 200, 120),
+    ("metrics", "listen"): (
+        "127.0.0.1:9108",
+        "[::1]:9200",
+        ("127.0.0.1", 9108),
+        ("::1", 9200),
+    ),
     ("log", "level"): ("WARNING", "debug", "WARNING", "DEBUG"),
 }
 FLAG_VALUES: dict[tuple[str, str], tuple[str, Any]] = {
@@ -318,7 +324,8 @@ def test_unknown_section_names_it_and_the_known_ones(tmp_path: Path) -> None:
     """A misspelt section lists the sections that exist."""
     path = write(tmp_path, '[logging]\nlevel = "INFO"\n')
     assert error_of(path) == (
-        f"unknown section [logging] (known: [discord], [ll2], [storage], [alerts], [log]) ({path})"
+        "unknown section [logging] "
+        f"(known: [discord], [ll2], [storage], [alerts], [metrics], [log]) ({path})"
     )
 
 
