@@ -188,12 +188,22 @@ class LL2Client:
         # free): a long-running process otherwise never learns what others on its IP spent.
         self.alignment_due = True
         self._oddities: set[str] = set()
+        # Told ``(url, outcome)`` once per HTTP attempt (ok, throttled, http_error, timeout,
+        # transport_error, bad_response): the bot's metrics count LL2 requests with these.
+        self.observers: list[Callable[[str, str], None]] = []
 
     def _odd(self, key: str, message: str, *args: object) -> None:
         """Log an absurd value LL2 sent, once per kind per client (a hostile server repeats)."""
         if key not in self._oddities:
             self._oddities.add(key)
             log.warning(message, *args)
+
+    def _observe(self, url: str, outcome: str) -> None:
+        for observer in self.observers:
+            try:
+                observer(url, outcome)
+            except Exception:  # an observer's bug must not fail the request
+                log.exception("LL2 request observer failed")
 
     async def __aenter__(self) -> Self:
         return self
@@ -249,33 +259,43 @@ class LL2Client:
                 async with asyncio.timeout(self.deadline):
                     response = await self._http.get(url, params=params, headers=self._headers)
             except TimeoutError:
+                self._observe(url, "timeout")
                 deadline_hits += 1
                 if deadline_hits > DEADLINE_RETRIES or attempt > self.max_retries:
                     log.warning("LL2 request to %s overran its %gs deadline", shown, self.deadline)
                     raise LL2DeadlineExceeded(shown, self.deadline) from None
                 cause = f"no complete answer within {self.deadline:g}s"
             except httpx.TimeoutException:
+                self._observe(url, "timeout")
                 cause = "timed out"
             except httpx.TransportError as exc:
+                self._observe(url, "transport_error")
                 cause = f"{type(exc).__name__}: {exc}"
             else:
                 status = response.status_code
                 if status == 200:
                     try:
-                        return response.json()
+                        data = response.json()
                     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+                        self._observe(url, "bad_response")
                         cause = f"malformed JSON ({type(exc).__name__}: {str(exc)[:200]})"
                         if attempt > self.max_retries:
                             raise LL2BadResponse(shown, cause) from None
+                    else:
+                        self._observe(url, "ok")
+                        return data
                 elif status == 429:
+                    self._observe(url, "throttled")
                     wait = self._retry_after(response)
                     self.budget.block_for(wait)
                     self.alignment_due = True
                     log.warning("LL2 throttled %s; next request possible in %.0fs", shown, wait)
                     raise LL2Throttled(wait, url=shown, detail=_detail(response)[:200])
                 elif status in _RETRYABLE_STATUS:
+                    self._observe(url, "http_error")
                     cause = f"HTTP {status}"
                 else:
+                    self._observe(url, "http_error")
                     raise LL2HTTPError(status, str(response.url), response.text)
             if attempt > self.max_retries:
                 raise LL2Unavailable(shown, cause)
