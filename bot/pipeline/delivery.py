@@ -12,7 +12,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol, TextIO
 
 from sqlalchemy import Engine
@@ -58,6 +58,14 @@ class Sink(Protocol):
         ...
 
 
+# What became of one delivery attempt, as told to a worker's observers (the bot's metrics).
+# Exclusive: a permanent failure that paused subscriptions is "paused", not also "failed".
+SENT, RETRIED, FAILED, PAUSED = "sent", "retried", "failed", "paused"
+OUTCOMES = (SENT, RETRIED, FAILED, PAUSED)
+
+DeliveryObserver = Callable[[str, Delivery, datetime], None]
+
+
 @dataclass
 class DrainReport:
     """What one drain did."""
@@ -91,6 +99,15 @@ class DeliveryWorker:
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
+        # Told (outcome, delivery, when) after each attempt is recorded in the store.
+        self.observers: list[DeliveryObserver] = []
+
+    def _observe(self, outcome: str, delivery: Delivery, at: datetime) -> None:
+        for observer in self.observers:
+            try:
+                observer(outcome, delivery, at)
+            except Exception:  # an observer's bug must not stop the drain
+                log.exception("delivery observer failed")
 
     def _served_subscriptions(self) -> dict[int, Subscription]:
         with session_scope(self.engine) as session:
@@ -154,6 +171,7 @@ class DeliveryWorker:
                     )
                     report.failed += 1
                     log.error("delivery %s failed for good: %s", delivery.dedupe_key, exc)
+                    self._observe(FAILED, delivery, self.clock())
                     return True
                 wait = self._backoff(attempts, exc.retry_after)
                 queries.mark_retry(
@@ -163,6 +181,7 @@ class DeliveryWorker:
                     retry_at=self.clock() + wait,
                 )
             report.retried += 1
+            self._observe(RETRIED, delivery, self.clock())
             log.warning(
                 "delivery %s failed (%s); retry %d in %.0fs",
                 delivery.dedupe_key,
@@ -172,6 +191,7 @@ class DeliveryWorker:
             )
             return False
         except PermanentSinkError as exc:
+            paused: list[int] = []
             with session_scope(self.engine) as session:
                 queries.mark_final(
                     session=session,
@@ -194,13 +214,16 @@ class DeliveryWorker:
                         exc.pause_reason,
                     )
             report.failed += 1
+            self._observe(PAUSED if paused else FAILED, delivery, self.clock())
             return False
         crashpoint("after_send")
+        sent_at = self.clock()
         with session_scope(self.engine) as session:
             queries.mark_sent(
-                session=session, delivery_id=delivery.id, now=self.clock(), message_id=message_id
+                session=session, delivery_id=delivery.id, now=sent_at, message_id=message_id
             )
         report.sent += 1
+        self._observe(SENT, delivery, sent_at)
         return True
 
     def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:

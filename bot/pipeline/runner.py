@@ -13,7 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
 from bot.config import Config
-from bot.core.items import FINE_PRECISIONS
+from bot.core.items import FINE_PRECISIONS, Event
 from bot.core.options import parse_leads
 from bot.core.schedule import PollPlan, plan_next_poll
 from bot.core.timeutil import Clock, human_duration, utcnow
@@ -128,6 +128,11 @@ class Pipeline:
         self.listeners: list[Callable[[], None]] = []
         self._last_drain = DrainReport()
         self.last_poll: datetime | None = None
+        # When each feed last synced to the end in this process (metrics, per feed).
+        self.last_sync: dict[str, datetime] = {}
+        # Whether this process polls LL2 and runs the reminder tick. One process does all of
+        # it until the PostgreSQL lease (invariant 12) decides between several.
+        self.leader = True
         self.last_attempt: datetime | None = None
         self.next_plan: PollPlan | None = None
         self._scheduler: AsyncIOScheduler | None = None
@@ -157,6 +162,8 @@ class Pipeline:
         try:
             report.sync = await self.syncer.sync()
             self.last_poll = self.clock()
+            # The syncer polls the events feed (launches join as a feed of their own).
+            self.last_sync[Event.feed] = self.last_poll
             with session_scope(self.engine) as session:
                 state = queries.sync_state(session=session)
                 if report.sync.seeded:
