@@ -12,6 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 from sqlalchemy import Engine
 
+from bot.app.metrics import GatewayState, Metrics, MetricsServer
 from bot.config import Config, DiscordSettings, Secret, env_name
 from bot.core.options import UsageError
 from bot.ll2.client import LL2Client
@@ -52,15 +53,19 @@ class TMinusBot(commands.AutoShardedBot):
         pipeline: Pipeline,
         extensions: tuple[str, ...] = EXTENSIONS,
         start_pipeline: bool = True,
+        metrics: Metrics | None = None,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # no privileged intents: slash commands need none
+        # Counted whether or not metrics.listen serves them: the hooks cost next to nothing.
+        self.metrics = metrics or Metrics()
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            http_trace=self.metrics.http_trace(),  # counts Discord's 429s
             **options,
         )
         self.config = config
@@ -71,6 +76,7 @@ class TMinusBot(commands.AutoShardedBot):
         self.start_pipeline = start_pipeline
         self.scheduler: Any = None
         self.commands_synced = False
+        self.metrics.watch_ll2(ll2)
 
     async def setup_hook(self) -> None:
         """Load cogs, sync application commands and start the pipeline's jobs."""
@@ -153,6 +159,16 @@ class TMinusBot(commands.AutoShardedBot):
             self.scheduler.shutdown(wait=False)
         await super().close()
 
+    def gateway_state(self) -> GatewayState:
+        """Return whether the gateway is ready and how many of this process's shards are up."""
+        shards = self.shards
+        connected = sum(1 for shard in shards.values() if not shard.is_closed())
+        return GatewayState(
+            ready=self.is_ready() and not self.is_closed(),
+            shards_connected=connected,
+            shards_total=len(shards) or (self.shard_count or 0),
+        )
+
     async def on_ready(self) -> None:
         """Log the connection."""
         log.info("connected as %s to %d guild(s)", self.user, len(self.guilds))
@@ -189,6 +205,22 @@ async def _run(config: Config, token: Secret) -> int:
             pipeline = Pipeline(config=config, engine=engine, client=client, sink=None)
             bot = TMinusBot(config=config, engine=engine, ll2=client, pipeline=pipeline)
             async with bot:
+                server = None
+                if config.metrics.listen is not None:
+                    server = MetricsServer(
+                        bot.metrics, pipeline=pipeline, gateway=bot.gateway_state
+                    )
+                    host, port = config.metrics.listen
+                    try:
+                        await server.start(host, port)
+                    except OSError as exc:
+                        print(  # noqa: T201
+                            f"tminus: cannot serve metrics on {host}:{port} "
+                            f"(metrics.listen from {config.origin('metrics', 'listen')}): "
+                            f"{exc.strerror or exc}",
+                            file=sys.stderr,
+                        )
+                        return 2
                 try:
                     await bot.start(token.get())
                 except discord.LoginFailure:
@@ -202,6 +234,9 @@ async def _run(config: Config, token: Secret) -> int:
                 except discord.PrivilegedIntentsRequired:
                     print("tminus: Discord refused the gateway intents", file=sys.stderr)  # noqa: T201
                     return 2
+                finally:
+                    if server is not None:
+                        await server.stop()
     finally:
         engine.dispose()
     return 0

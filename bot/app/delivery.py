@@ -68,6 +68,7 @@ class ChannelDelivery:
             serves=lambda s: s.channel_id is not None,
             concurrency=CONCURRENCY,
         )
+        bot.metrics.watch_worker(self.worker)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
