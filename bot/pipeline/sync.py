@@ -31,6 +31,10 @@ from storage.models import DeliveryState, Subscription
 log = logging.getLogger(__name__)
 
 DEFAULT_OVERLAP = timedelta(minutes=2)
+# How far ahead of our clock LL2's ``last_updated`` may be and still count as a real change
+# time. Further ahead is a bad date (``2099-01-01``): moving the watermark there would hide
+# every later change, so such an item is stored but never moves a watermark (issue 9.3).
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass
@@ -174,6 +178,7 @@ class Syncer:
         self.clock = clock
         self.overlap = overlap
         self.page_size = page_size
+        self._future_dates: set[datetime] = set()
 
     # --- one transaction per page -----------------------------------------------------------
 
@@ -219,6 +224,8 @@ class Syncer:
                 session=session, rows=delivery_rows(alerts, subs, now)
             )
             state = queries.sync_state(session=session, feed=Event.feed)
+            if watermark is not None and watermark > now + CLOCK_SKEW:
+                watermark = None  # a caller's bad date must not hide every later change
             if watermark is not None and (state.watermark is None or watermark > state.watermark):
                 state.watermark = watermark
             if mark_seeded:
@@ -240,6 +247,20 @@ class Syncer:
         return enqueued
 
     # --- polls ------------------------------------------------------------------------------
+
+    def _plausible(self, last_updated: datetime) -> datetime | None:
+        """Return ``last_updated`` if it may move a watermark, None if it is in the future."""
+        if last_updated > self.clock() + CLOCK_SKEW:
+            if last_updated in self._future_dates:
+                return None  # said already: every poll re-reads a future-dated item
+            self._future_dates.add(last_updated)
+            log.warning(
+                "LL2 dates a change %s, past now + %s: it will not move the watermark",
+                last_updated.isoformat(),
+                CLOCK_SKEW,
+            )
+            return None
+        return last_updated
 
     def _state(self) -> tuple[bool, datetime | None]:
         with session_scope(self.engine) as session:
@@ -273,7 +294,7 @@ class Syncer:
         # change *seen* would not do: an event edited behind the pages already read could
         # be older than one edited on a later page.)
         latest = await self.client.events_page(EventFilters(ordering="-last_updated", limit=1))
-        start_mark = latest.events[0].last_updated if latest.events else None
+        start_mark = self._plausible(latest.events[0].last_updated) if latest.events else None
         pages = []
         async for page in self.client.upcoming_pages(EventFilters(limit=self.page_size)):
             pages.append(page)
@@ -316,7 +337,12 @@ class Syncer:
             report.pages += 1
             report.events += len(page.events)
             report.rejected += len(page.rejected)
-            newest = max((e.last_updated for e in page.events), default=None)
+            # A future-dated item is stored but neither moves the watermark nor the keyset:
+            # it sorts last, so the walk reaches it by offset and still ends.
+            newest = max(
+                (e.last_updated for e in page.events if self._plausible(e.last_updated)),
+                default=None,
+            )
             report.enqueued += await asyncio.to_thread(
                 self.apply_events,
                 page.events,
@@ -325,16 +351,18 @@ class Syncer:
                 watermark=newest,
                 report=report,
             )
-            if page.size < self.page_size:
+            # ``span``, not the row count: a page padded past ``limit`` with repeated rows
+            # still stands for ``limit`` positions of LL2's ordering (issue 9.4).
+            if page.span < self.page_size:
                 break
             if newest is not None and newest > since:
                 since = newest
                 skip = sum(1 for e in page.events if e.last_updated == newest)
             else:
-                # No step forward in time (a page all at ``since``, or all malformed): step
-                # over it by offset within the tie group. Either ``since`` or ``skip`` grows
-                # every round, so the walk always ends.
-                skip += page.size
+                # No step forward in time (a page all at ``since``, all malformed or all
+                # future-dated): step over it by offset within the tie group. Either
+                # ``since`` or ``skip`` grows every round, so the walk always ends.
+                skip += page.span
         return report
 
     async def refresh_upcoming(self) -> SyncReport:
