@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError, StatementError
 from sqlmodel import Session
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,34 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """Run the block in a SAVEPOINT: an error rolls back only the block, then propagates."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        raw: Any = connection.connection.driver_connection
+        if not raw.in_transaction:
+            # pysqlite only opens a transaction before INSERT/UPDATE/DELETE; a SAVEPOINT
+            # outside one starts its own, and releasing it would commit the page half-way.
+            connection.exec_driver_sql("BEGIN")
+    with session.begin_nested():
+        yield
+
+
+def refused_by_store(exc: BaseException) -> bool:
+    """Return whether ``exc`` is the database refusing a value (not the database failing).
+
+    NUL in PostgreSQL text (``DataError``), a lone surrogate SQLite cannot encode
+    (``UnicodeEncodeError``), an integer too large for its column: the row is at fault, and
+    another row would go in. A lost connection, a lock or a missing table is not.
+    """
+    if isinstance(exc, DataError | IntegrityError | UnicodeError | OverflowError):
+        return True
+    # The driver's own errors are DBAPIError; a bare StatementError wraps a value SQLAlchemy
+    # could not bind.
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:

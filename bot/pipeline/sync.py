@@ -25,7 +25,7 @@ from bot.ll2.client import MAX_LIMIT, EventFilters, LL2Client
 from bot.pipeline.crashpoints import crashpoint
 from bot.render import alert_json, render_alert
 from storage import queries
-from storage.db import session_scope
+from storage.db import one_line, refused_by_store, savepoint, session_scope
 from storage.models import DeliveryState, Subscription
 
 log = logging.getLogger(__name__)
@@ -195,34 +195,28 @@ class Syncer:
         """Store events, enqueue their alerts and move the watermark, all in one commit."""
         now = self.clock()
         raw = raw or {}
-        enqueued = 0
         with session_scope(self.engine) as session:
             stored = queries.load_snapshots(session=session, event_ids=[e.id for e in events])
-            alerts: list[Alert] = []
             latest: dict[int, Event] = {}
             for event in events:
                 latest[event.id] = event  # the same event twice in a page: keep the last
+            found: dict[int, list[Alert]] = {}
             for event in latest.values():
                 before = stored.get(event.id)
-                alerts.extend(
-                    detect_changes(
-                        event_from_snapshot(before) if before else None,
-                        event,
-                        seeding=seeding,
-                        now=now,
-                        reschedule_threshold=self.settings.reschedule_threshold,
-                    )
+                found[event.id] = detect_changes(
+                    event_from_snapshot(before) if before else None,
+                    event,
+                    seeding=seeding,
+                    now=now,
+                    reschedule_threshold=self.settings.reschedule_threshold,
                 )
-            queries.save_events(
-                session=session,
-                records=[event_record(e, raw.get(e.id)) for e in latest.values()],
-                now=now,
-            )
             # Most polls produce no alert; only pages that do need the subscriptions loaded.
-            subs = queries.active_subscriptions(session=session) if alerts else []
-            enqueued = queries.enqueue_deliveries(
-                session=session, rows=delivery_rows(alerts, subs, now)
-            )
+            subs = queries.active_subscriptions(session=session) if any(found.values()) else []
+            records = {e.id: event_record(e, raw.get(e.id)) for e in latest.values()}
+            kept, enqueued = self._store(session, records, found, subs, now)
+            alerts = [a for event_id in kept for a in found[event_id]]
+            if report is not None:
+                report.rejected += len(records) - len(kept)
             state = queries.sync_state(session=session, feed=Event.feed)
             if watermark is not None and watermark > now + CLOCK_SKEW:
                 watermark = None  # a caller's bad date must not hide every later change
@@ -241,10 +235,67 @@ class Syncer:
             log.info(
                 "%d alert(s) from %d event(s); %d deliveries enqueued",
                 len(alerts),
-                len(latest),
+                len(kept),
                 enqueued,
             )
         return enqueued
+
+    def _store(
+        self,
+        session: Session,
+        records: dict[int, queries.EventRecord],
+        found: dict[int, list[Alert]],
+        subs: list[Subscription],
+        now: datetime,
+    ) -> tuple[list[int], int]:
+        """Save events and enqueue their alerts; return the ids kept and the rows enqueued.
+
+        The page goes in as one batch. If the store refuses a value in it (issue 9.2: a NUL
+        that reached PostgreSQL, a lone surrogate SQLite cannot encode), each event is tried
+        alone: the ones refused are set aside with a logged reason, the rest are committed
+        with the watermark, so one poison item never stalls the feed.
+        """
+
+        def write(ids: list[int]) -> int:
+            queries.save_events(session=session, records=[records[i] for i in ids], now=now)
+            rows = delivery_rows([a for i in ids for a in found[i]], subs, now)
+            return queries.enqueue_deliveries(session=session, rows=rows)
+
+        ids = list(records)
+        if not ids:
+            return [], 0
+        try:
+            with savepoint(session):
+                return ids, write(ids)
+        except Exception as exc:
+            if not refused_by_store(exc):
+                raise
+            batch_error = exc
+        kept: list[int] = []
+        enqueued = 0
+        refused: list[tuple[int, BaseException]] = []
+        for event_id in ids:
+            try:
+                with savepoint(session):
+                    enqueued += write([event_id])
+            except Exception as exc:
+                if not refused_by_store(exc):
+                    raise
+                refused.append((event_id, exc))
+            else:
+                kept.append(event_id)
+        if not kept and len(ids) > 1:
+            # Every event refused alone: the store, not an item, is at fault. Fail the page
+            # (the watermark stays) rather than set a whole page aside.
+            raise batch_error
+        for event_id, error in refused:
+            log.error(
+                "setting event %d aside: the store refused it (%s); the rest of the page "
+                "is stored and its alerts sent",
+                event_id,
+                one_line(error),
+            )
+        return kept, enqueued
 
     # --- polls ------------------------------------------------------------------------------
 

@@ -8,18 +8,22 @@ watermark where it belongs.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from sqlalchemy import Engine
 
+from bot.core.items import Event
 from bot.core.timeutil import utcnow
 from bot.devtools.factories import make_event
 from bot.devtools.hostile_ll2 import HostileLL2
-from bot.pipeline.sync import CLOCK_SKEW
+from bot.pipeline.sync import CLOCK_SKEW, SyncReport
 from storage import queries
-from storage.db import session_scope
-from tests.faults.test_hostile_ll2 import DOCKING, alerts, ll2_events, seeded, watching
+from storage.db import refused_by_store, session_scope
+from tests.faults.test_hostile_ll2 import DOCKING, EVA, PRESS, alerts, ll2_events, seeded, watching
 
 FUTURE = datetime(2099, 1, 1, tzinfo=UTC)
 
@@ -28,6 +32,72 @@ def watermark(engine: Engine) -> datetime | None:
     """Return the events feed's stored watermark."""
     with session_scope(engine) as session:
         return queries.sync_state(session=session).watermark
+
+
+# --------------------------------------------------------------------------------------
+# 2. one item the store refuses
+
+
+async def test_an_item_the_store_refuses_is_set_aside_and_the_page_committed(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A NUL (PostgreSQL) or lone surrogate (SQLite) past parse-time cleaning: that event is
+    set aside with a logged reason; the page's other change is stored, alerted, and the
+    watermark moves; a later change is alerted too."""
+    poison_char = "\u0000" if engine.dialect.name == "postgresql" else "\ud800"
+    async with HostileLL2(ll2_events(utcnow())) as ll2, watching(ll2, engine) as (pipeline, out):
+        await seeded(pipeline)
+        # Parse-time cleaning would remove the poison, so the page is handed to the apply step
+        # as a parser that missed it would: validated, not cleaned.
+        eva = copy.deepcopy(ll2.edit(EVA))
+        eva["updates"] = [
+            {"id": 991001, "comment": f"poison{poison_char}", "created_on": eva["last_updated"]},
+            *eva["updates"],
+        ]
+        docking = ll2.edit(DOCKING, webcast_live=True)
+        page = [Event.model_validate(eva), Event.model_validate(docking)]
+        stamp = max(e.last_updated for e in page)
+        report = SyncReport()
+        await asyncio.to_thread(
+            pipeline.syncer.apply_events, page, seeding=False, watermark=stamp, report=report
+        )
+        await pipeline.deliver()
+        assert report.rejected == 1
+        assert watermark(engine) == stamp
+        with session_scope(engine) as session:
+            updates = queries.event_updates(session=session, event_id=EVA)
+            assert 991001 not in [u.id for u in updates]
+            stored = queries.get_event(session=session, event_id=DOCKING)
+            assert stored is not None and stored.webcast_live
+        said = [r for r in caplog.records if "setting event" in r.getMessage()]
+        assert len(said) == 1 and f"event {EVA} aside" in said[0].getMessage()
+        edited = ll2.edit(PRESS, webcast_live=True)
+        report_after = await pipeline.cycle()
+        assert report_after.error is None
+        assert watermark(engine) == datetime.fromisoformat(edited["last_updated"])
+    assert alerts(out) == [("webcast_live", DOCKING), ("webcast_live", PRESS)]
+
+
+async def test_a_store_that_refuses_every_item_fails_the_page(engine: Engine) -> None:
+    """When every event of a page is refused, the store is at fault: nothing is set aside and
+    the watermark stays (the page is read again next poll)."""
+    poison_char = "\u0000" if engine.dialect.name == "postgresql" else "\ud800"
+    async with HostileLL2(ll2_events(utcnow())) as ll2, watching(ll2, engine) as (pipeline, _):
+        await seeded(pipeline)
+        before = watermark(engine)
+        page = [
+            Event.model_validate(ll2.edit(i, name=f"Bad{poison_char} {i}"))
+            for i in (DOCKING, PRESS)
+        ]
+        with pytest.raises(Exception) as failed:
+            await asyncio.to_thread(
+                pipeline.syncer.apply_events,
+                page,
+                seeding=False,
+                watermark=max(e.last_updated for e in page),
+            )
+        assert refused_by_store(failed.value)
+        assert watermark(engine) == before
 
 
 # --------------------------------------------------------------------------------------
