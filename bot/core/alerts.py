@@ -34,6 +34,8 @@ class Alert:
     event: Event
     discriminator: str
     update: EventUpdate | None = None  # for ``update``
+    # For ``update``: several new updates of one poll told in one alert, newest first.
+    updates: tuple[EventUpdate, ...] = ()
     previous_date: datetime | None = None  # for ``rescheduled``
     lead: timedelta | None = None  # for ``reminder``
 

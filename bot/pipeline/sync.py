@@ -110,8 +110,15 @@ def delivery_rows(
 
     A channel whose subscriptions overlap gets one message mentioning the union of their
     roles (DESIGN.md invariant 9); the row lists every subscription it serves.
+
+    A role is pinged at most once per item per call (one poll's page): when several alerts
+    about one item go to one channel (updates, webcast live, rescheduled), only the first
+    that would ping a role does; the others carry the same content without the mention and
+    with ``allowed_mentions`` admitting no role (issue 9.8). The order of ``alerts`` is
+    deterministic, so a poll re-run after a crash pings the same message.
     """
     rows: list[dict[str, Any]] = []
+    pinged: dict[tuple[str, str, str], set[int]] = {}
     for alert in alerts:
         destinations: dict[str, list[Subscription]] = {}
         for sub in subscriptions:
@@ -133,7 +140,10 @@ def delivery_rows(
             destinations.setdefault(destination(sub), []).append(sub)
         rendered: dict[tuple[int, ...], Any] = {}
         for where, subs in destinations.items():
-            roles = tuple(sorted({s.mention_role_id for s in subs if s.mention_role_id}))
+            already = pinged.setdefault((where, alert.feed, alert.item_id), set())
+            wanted = {s.mention_role_id for s in subs if s.mention_role_id}
+            roles = tuple(sorted(wanted - already))
+            already.update(roles)
             if roles not in rendered:
                 rendered[roles] = render_alert(alert, mention_role_ids=roles)
             key = alert.key(where)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.core.alerts import Alert
 from bot.core.items import Event, EventUpdate
 from bot.core.kinds._base import DetectContext, Kind, Look, Markup
 
 EMOJI = "📰"
+# More new updates than this to one item in one poll become one alert listing them (a burst
+# of 300 must not post 300 messages, each pinging the role: issue 9.8).
+COALESCE_AFTER = 3
+# How many of a burst's updates the message shows, newest first (Discord allows 25 fields
+# and 6000 characters per embed; the renderer fits what is shown).
+SHOWN = 8
 
 
 def update_alert(event: Event, update: EventUpdate) -> Alert:
@@ -14,8 +22,19 @@ def update_alert(event: Event, update: EventUpdate) -> Alert:
     return Alert(KIND, event, str(update.id), update=update)
 
 
+def burst_alert(event: Event, fresh: Sequence[EventUpdate]) -> Alert:
+    """Build one alert for several new updates (``fresh`` oldest first).
+
+    The discriminator is the newest update's id and how many came with it: the same poll
+    re-run after a crash finds the same new updates, so the same key (invariant 3).
+    """
+    newest_first = tuple(reversed(fresh))
+    newest = newest_first[0]
+    return Alert(KIND, event, f"{newest.id}+{len(fresh) - 1}", update=newest, updates=newest_first)
+
+
 def detect(stored: Event | None, new: Event, context: DetectContext) -> list[Alert]:
-    """Alert on every update the store has not seen, oldest first.
+    """Alert on every update the store has not seen, oldest first; a burst as one alert.
 
     A first sight has no "before": its updates are history (or the new-item alert's news).
     Seeding does not silence them once an item is stored: they are new to LL2 too.
@@ -27,16 +46,37 @@ def detect(stored: Event | None, new: Event, context: DetectContext) -> list[Ale
         (u for u in new.updates if u.id not in known),
         key=lambda u: (u.created_on is None, u.created_on, u.id),
     )
+    if len(fresh) > COALESCE_AFTER:
+        return [burst_alert(new, fresh)]
     return [update_alert(new, u) for u in fresh]
 
 
 def content(alert: Alert, markup: Markup) -> str:
-    """Return the content line: "📰 New update · **name**"."""
+    """Return the content line: "📰 New update · **name**" (or "📰 12 new updates · …")."""
+    if len(alert.updates) > 1:
+        return f"{EMOJI} {len(alert.updates)} new updates · {markup.name(alert.event)}"
     return f"{EMOJI} New update · {markup.name(alert.event)}"
+
+
+def _burst_look(alert: Alert, markup: Markup) -> Look:
+    """List a burst's newest updates, one field each, and say how many more there were."""
+    shown = alert.updates[:SHOWN]
+    fields = []
+    for update in shown:
+        who = markup.text(update.created_by)
+        fields.append(
+            (f"{EMOJI} Update by {who}" if who else f"{EMOJI} Update", markup.update(update))
+        )
+    more = len(alert.updates) - len(shown)
+    if more:
+        fields.append((f"{EMOJI} And {more} earlier", f"{more} earlier update(s) not shown here"))
+    return Look(banner=f"{EMOJI} {len(alert.updates)} new updates", fields=fields)
 
 
 def look(alert: Alert, markup: Markup) -> Look:
     """Show who wrote the update, with their picture, and the update itself first."""
+    if len(alert.updates) > 1:
+        return _burst_look(alert, markup)
     update = alert.update
     if update is None:
         return Look(banner=f"{EMOJI} Update")
