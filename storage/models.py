@@ -244,3 +244,16 @@ class SyncState(SQLModel, table=True):
     budget_remaining: int | None = None
     budget_checked_at: datetime | None = _utc(default=None, nullable=True)
     next_poll_at: datetime | None = _utc(default=None, nullable=True)
+
+
+class LL2BudgetRow(SQLModel, table=True):
+    """A request budget's hour record, so a restart (or a peer) does not overspend LL2."""
+
+    __tablename__ = "ll2_budget"
+
+    name: str = Field(primary_key=True)
+    # ISO 8601 UTC times of the requests counted in the last hour, oldest first.
+    sent: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    blocked_until: datetime | None = _utc(default=None, nullable=True)
+    per_hour: int
+    saved_at: datetime = _utc()

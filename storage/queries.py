@@ -21,6 +21,7 @@ from storage.models import (
     EventRow,
     EventTypeRow,
     EventUpdateRow,
+    LL2BudgetRow,
     ProgramRow,
     Subscription,
     SyncState,
@@ -601,6 +602,43 @@ def sync_state(*, session: Session, feed: str = "events") -> SyncState:
         found = session.get(SyncState, feed)
         assert found is not None
     return found
+
+
+@dataclass(frozen=True)
+class BudgetValues:
+    """A request budget's saved hour record, in plain values."""
+
+    sent: list[datetime]
+    blocked_until: datetime | None
+    per_hour: int
+
+
+def load_budget(*, session: Session, name: str = "ll2") -> BudgetValues | None:
+    """Return the saved record of budget ``name``, or None when there is none."""
+    row = session.get(LL2BudgetRow, name)
+    if row is None:
+        return None
+    sent = []
+    for text in row.sent:
+        try:
+            sent.append(datetime.fromisoformat(text))
+        except (TypeError, ValueError):
+            continue  # a hand-edited row: a lost time only makes the budget less strict
+    return BudgetValues(sent=sent, blocked_until=row.blocked_until, per_hour=row.per_hour)
+
+
+def save_budget(
+    *, session: Session, values: BudgetValues, now: datetime, name: str = "ll2"
+) -> None:
+    """Replace the saved record of budget ``name``."""
+    row = {
+        "name": name,
+        "sent": [t.isoformat() for t in values.sent],
+        "blocked_until": values.blocked_until,
+        "per_hour": values.per_hour,
+        "saved_at": now,
+    }
+    _upsert(session, LL2BudgetRow, [row], ["name"])
 
 
 def search_names(*, session: Session, model: Any, text: str, limit: int = 25) -> list[Any]:

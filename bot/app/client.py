@@ -16,6 +16,7 @@ from bot.app.metrics import GatewayState, Metrics, MetricsServer
 from bot.config import Config, DiscordSettings, Secret, env_name
 from bot.core.options import UsageError
 from bot.ll2.client import LL2Client
+from bot.pipeline.budget_store import stored_budget
 from bot.pipeline.runner import Pipeline, open_store
 from bot.pipeline.store_lock import StoreRefused, check_lasting, exclusive_store
 from storage.db import StorageError
@@ -201,7 +202,7 @@ async def _run(config: Config, token: Secret) -> int:
         return 2
     apply_endpoints(config.discord)
     try:
-        async with LL2Client(config.ll2) as client:
+        async with LL2Client(config.ll2, budget=stored_budget(engine, config.ll2)) as client:
             pipeline = Pipeline(config=config, engine=engine, client=client, sink=None)
             bot = TMinusBot(config=config, engine=engine, ll2=client, pipeline=pipeline)
             async with bot:

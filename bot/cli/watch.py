@@ -12,6 +12,7 @@ from bot.config import Config
 from bot.core.options import UsageError, is_id, parse_kinds, resolve_named_ids
 from bot.ll2.client import LL2Client
 from bot.ll2.errors import LL2Error
+from bot.pipeline.budget_store import stored_budget
 from bot.pipeline.runner import (
     console_pipeline,
     describe_wait,
@@ -40,7 +41,7 @@ async def _watch(config: Config, args: argparse.Namespace, *, out: TextIO | None
         kinds = parse_kinds(args.kinds)
     except (StorageError, UsageError) as exc:
         return fail(str(exc), EXIT_USAGE)
-    async with LL2Client(config.ll2) as client:
+    async with LL2Client(config.ll2, budget=stored_budget(engine, config.ll2)) as client:
         pipeline_types: list[int] = []
         if args.types:
             named = known_types(engine)
@@ -67,7 +68,10 @@ async def _watch(config: Config, args: argparse.Namespace, *, out: TextIO | None
             stream=out,
         )
         if args.once:
-            report = await pipeline.cycle()
+            try:
+                report = await pipeline.cycle()
+            finally:
+                engine.dispose()  # a PostgreSQL pool would otherwise outlive the run
             if report.throttled is not None:
                 print(describe_wait(report.throttled), file=sys.stderr)  # noqa: T201
                 return EXIT_TEMPFAIL
