@@ -7,18 +7,20 @@ import json
 import logging
 import math
 import re
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Protocol, Self, TypeVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 
 from bot.config import LL2Settings
 from bot.core.items import Event, EventType
+from bot.core.launches import Launch
 from bot.core.timeutil import Clock, isoformat_z, utcnow
 from bot.ll2.budget import RequestBudget
 from bot.ll2.errors import (
@@ -30,7 +32,13 @@ from bot.ll2.errors import (
     LL2Throttled,
     LL2Unavailable,
 )
-from bot.ll2.parse import clean_text, parse_event, parse_items
+from bot.ll2.parse import (
+    clean_text,
+    parse_event,
+    parse_items,
+    parse_launch,
+    parse_launch_items,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +114,64 @@ class EventFilters:
 
 
 @dataclass(frozen=True)
+class LaunchFilters:
+    """Every launch filter LL2 understands (DESIGN.md, "LL2"); None means "not given".
+
+    Launches are always asked for in ``mode=detailed``: only it carries ``updates`` and the
+    streams (``vidURLs`` in 2.2.0, ``vid_urls`` in 2.3.0).
+    """
+
+    last_updated_gte: datetime | None = None
+    last_updated_lte: datetime | None = None
+    net_gte: datetime | None = None
+    net_lte: datetime | None = None
+    lsp_ids: Sequence[int] = ()
+    location_ids: Sequence[int] = ()
+    program_ids: Sequence[int] = ()
+    status_ids: Sequence[int] = ()
+    search: str | None = None
+    ordering: str | None = None
+    limit: int | None = None
+    offset: int | None = None
+    hide_recent_previous: bool | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_params(self) -> dict[str, str]:
+        """Return the query parameters for these filters (``mode=detailed`` included)."""
+        params: dict[str, str] = {"mode": "detailed"}
+        for name, ids in (
+            ("lsp__id", self.lsp_ids),
+            ("location__ids", self.location_ids),
+            ("program", self.program_ids),
+            ("status", self.status_ids),
+        ):
+            if ids:
+                params[name] = ",".join(str(int(i)) for i in ids)
+        for name, when in (
+            ("last_updated__gte", self.last_updated_gte),
+            ("last_updated__lte", self.last_updated_lte),
+            ("net__gte", self.net_gte),
+            ("net__lte", self.net_lte),
+        ):
+            if when is not None:
+                params[name] = isoformat_z(when)
+        if self.search:
+            params["search"] = self.search
+        if self.ordering:
+            params["ordering"] = self.ordering
+        if self.limit is not None:
+            if not 1 <= self.limit <= MAX_LIMIT:
+                raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {self.limit}")
+            params["limit"] = str(self.limit)
+        if self.offset is not None:
+            params["offset"] = str(self.offset)
+        if self.hide_recent_previous is not None:
+            params["hide_recent_previous"] = "true" if self.hide_recent_previous else "false"
+        params.update(self.extra)
+        return params
+
+
+@dataclass(frozen=True)
 class EventPage:
     """One page of events, with the items that could not be parsed."""
 
@@ -127,6 +193,63 @@ class EventPage:
         repeats rows) never move the next offset further than ``limit``.
         """
         return self.size if self.limit is None else min(self.size, self.limit)
+
+    @property
+    def item_ids(self) -> set[str]:
+        """Return the ids of the page's events, as strings."""
+        return {str(event.id) for event in self.events}
+
+
+@dataclass(frozen=True)
+class LaunchPage:
+    """One page of launches (``mode=detailed``), with the items that could not be parsed."""
+
+    launches: list[Launch]
+    rejected: list[tuple[Any, str]]
+    count: int | None
+    next_url: str | None
+    url: str
+    raw: dict[str, dict[str, Any]] = field(default_factory=dict)
+    size: int = 0  # rows in ``results``, parsed or not, duplicates included
+    limit: int | None = None  # the page size asked for, when one was
+    duplicates: int = 0  # rows dropped because an earlier row had the same id
+
+    @property
+    def span(self) -> int:
+        """Return how many positions of LL2's ordering this page stands for (see EventPage)."""
+        return self.size if self.limit is None else min(self.size, self.limit)
+
+    @property
+    def item_ids(self) -> set[str]:
+        """Return the ids of the page's launches."""
+        return {launch.id for launch in self.launches}
+
+
+class _Page(Protocol):
+    @property
+    def next_url(self) -> str | None: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def item_ids(self) -> set[str]: ...
+
+
+_P = TypeVar("_P", bound=_Page)
+_T = TypeVar("_T", Event, Launch)
+
+
+@dataclass(frozen=True)
+class _Rows(Generic[_T]):
+    """What one list answer held, parsed and deduplicated, before it becomes a page."""
+
+    items: list[_T]
+    raw: dict[Any, dict[str, Any]]
+    rejected: list[tuple[Any, str]]
+    count: int | None
+    next_url: str | None
+    size: int
+    limit: int | None
+    duplicates: int
 
 
 @dataclass(frozen=True)
@@ -230,6 +353,9 @@ class LL2Client:
             "upcoming": "/events/upcoming/" if plural else "/event/upcoming/",
             "previous": "/events/previous/" if plural else "/event/previous/",
             "event_types": "/config/event_types/" if plural else "/config/eventtype/",
+            "launches": "/launches/" if plural else "/launch/",
+            "launches_upcoming": "/launches/upcoming/" if plural else "/launch/upcoming/",
+            "launches_previous": "/launches/previous/" if plural else "/launch/previous/",
             "throttle": "/api-throttle/",
         }
         return self.base_url + paths[name]
@@ -316,6 +442,42 @@ class LL2Client:
             # program; lookups and subscriptions filter on both, so ask for the detailed
             # shape (2.2.0's one shape has them). ``next`` links keep the parameter.
             params = {"mode": "detailed", **params}
+        rows = await self._rows(url, params, parse_items, "events")
+        return EventPage(
+            events=rows.items,
+            rejected=rows.rejected,
+            count=rows.count,
+            next_url=rows.next_url,
+            url=url,
+            raw=rows.raw,
+            size=rows.size,
+            limit=rows.limit,
+            duplicates=rows.duplicates,
+        )
+
+    async def _launch_page(self, url: str, params: dict[str, str] | None = None) -> LaunchPage:
+        # Launches are read in ``detailed`` mode on both versions (LaunchFilters adds it; a
+        # ``next`` link keeps it).
+        rows = await self._rows(url, params, parse_launch_items, "launches")
+        return LaunchPage(
+            launches=rows.items,
+            rejected=rows.rejected,
+            count=rows.count,
+            next_url=rows.next_url,
+            url=url,
+            raw=rows.raw,
+            size=rows.size,
+            limit=rows.limit,
+            duplicates=rows.duplicates,
+        )
+
+    async def _rows(
+        self,
+        url: str,
+        params: dict[str, str] | None,
+        parse: Callable[[Any], tuple[list[tuple[_T, dict[str, Any]]], list[tuple[Any, str]]]],
+        what: str,
+    ) -> _Rows[_T]:
         data = await self._get_json(url, params)
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise LL2BadResponse(url, "expected an object with a results list")
@@ -324,37 +486,37 @@ class LL2Client:
         expected = _expected_size(url, params, count, has_next=isinstance(next_url, str))
         if expected is not None and len(data["results"]) < expected:
             # A page cut short (a proxy, a truncated body re-wrapped) would silently drop
-            # events; the seed's watermark would then pass them (invariant 1).
+            # items; the seed's watermark would then pass them (invariant 1).
             raise LL2BadResponse(
                 url, f"page holds {len(data['results'])} results where {expected} were due"
             )
         size = len(data["results"])
         limit = _query_int(url, params, "limit")
-        parsed, rejected = parse_items(data["results"])
-        # A row repeated on one page (a server padding past ``limit``) is one event: keep its
+        parsed, rejected = parse(data["results"])
+        # A row repeated on one page (a server padding past ``limit``) is one item: keep its
         # newest version, and say how many rows were repeats so the walk is not misled.
-        unique: dict[int, tuple[Event, dict[str, Any]]] = {}
-        for event, item in parsed:
-            seen = unique.get(event.id)
-            if seen is None or event.last_updated > seen[0].last_updated:
-                unique[event.id] = (event, item)
+        unique: dict[Any, tuple[_T, dict[str, Any]]] = {}
+        for item, raw in parsed:
+            seen = unique.get(item.id)
+            if seen is None or item.last_updated > seen[0].last_updated:
+                unique[item.id] = (item, raw)
         duplicates = len(parsed) - len(unique)
         if duplicates or (limit is not None and size > limit):
             log.warning(
-                "LL2 page %s holds %d rows for limit %s (%d repeated ids); read as %d events",
+                "LL2 page %s holds %d rows for limit %s (%d repeated ids); read as %d %s",
                 url,
                 size,
                 limit,
                 duplicates,
                 len(unique),
+                what,
             )
-        return EventPage(
-            events=[event for event, _ in unique.values()],
+        return _Rows(
+            items=[item for item, _ in unique.values()],
+            raw={item.id: raw for item, raw in unique.values()},
             rejected=rejected,
             count=count if isinstance(count, int) else None,
             next_url=self._same_origin(next_url) if isinstance(next_url, str) else None,
-            url=url,
-            raw={event.id: item for event, item in unique.values()},
             size=size,
             limit=limit,
             duplicates=duplicates,
@@ -366,14 +528,31 @@ class LL2Client:
         """Fetch one page of ``/event(s)/`` with ``filters``."""
         return await self._page(self._path("events"), (filters or EventFilters()).to_params())
 
-    async def iter_pages(
+    def iter_pages(
         self, first_url: str, params: dict[str, str], *, max_pages: int | None = None
     ) -> AsyncIterator[EventPage]:
-        """Yield pages from ``first_url``, following ``next`` to the end (or to a loop)."""
-        page = await self._page(first_url, params)
+        """Yield event pages from ``first_url``, following ``next`` to the end (or to a loop)."""
+        return self._walk(first_url, params, self._page, "events", max_pages=max_pages)
+
+    def iter_launch_pages(
+        self, first_url: str, params: dict[str, str], *, max_pages: int | None = None
+    ) -> AsyncIterator[LaunchPage]:
+        """Yield launch pages from ``first_url``, following ``next`` (or stopping at a loop)."""
+        return self._walk(first_url, params, self._launch_page, "launches", max_pages=max_pages)
+
+    async def _walk(
+        self,
+        first_url: str,
+        params: dict[str, str],
+        fetch: Callable[[str, dict[str, str] | None], Awaitable[_P]],
+        what: str,
+        *,
+        max_pages: int | None = None,
+    ) -> AsyncIterator[_P]:
+        page = await fetch(first_url, params)
         pages = 1
         guard = _NextGuard(first_url, params)
-        seen = {event.id for event in page.events}
+        seen = set(page.item_ids)
         yield page
         while page.next_url and (max_pages is None or pages < max_pages):
             loop = guard.loops(page.next_url)
@@ -384,13 +563,14 @@ class LL2Client:
                     "LL2's next link %s %s; stopping after %d pages", page.next_url, loop, pages
                 )
                 return
-            page = await self._page(page.next_url)
+            page = await fetch(page.next_url, None)
             pages += 1
-            ids = {event.id for event in page.events}
+            ids = page.item_ids
             if ids and ids <= seen:
                 log.warning(
-                    "LL2 page %s repeats only events already read; stopping after %d pages",
+                    "LL2 page %s repeats only %s already read; stopping after %d pages",
                     page.url,
+                    what,
                     pages,
                 )
                 return
@@ -482,6 +662,64 @@ class LL2Client:
                 log.warning("LL2's next link %s %s; keeping the types read", url, loop)
                 url = None
         return types
+
+    # --- launches ---------------------------------------------------------------------------
+
+    async def launches_page(self, filters: LaunchFilters | None = None) -> LaunchPage:
+        """Fetch one page of ``/launch/`` (2.2.0) or ``/launches/`` (2.3.0), detailed."""
+        return await self._launch_page(
+            self._path("launches"), (filters or LaunchFilters()).to_params()
+        )
+
+    def launches_changed_since(
+        self,
+        since: datetime,
+        *,
+        filters: LaunchFilters | None = None,
+        page_size: int = MAX_LIMIT,
+    ) -> AsyncIterator[LaunchPage]:
+        """Yield every launch with ``last_updated >= since``, oldest change first."""
+        base = filters or LaunchFilters()
+        params = LaunchFilters(
+            last_updated_gte=since,
+            last_updated_lte=base.last_updated_lte,
+            net_gte=base.net_gte,
+            net_lte=base.net_lte,
+            lsp_ids=base.lsp_ids,
+            location_ids=base.location_ids,
+            program_ids=base.program_ids,
+            status_ids=base.status_ids,
+            search=base.search,
+            ordering="last_updated",
+            limit=page_size,
+            extra=base.extra,
+        ).to_params()
+        return self.iter_launch_pages(self._path("launches"), params)
+
+    def upcoming_launch_pages(
+        self, filters: LaunchFilters | None = None, *, max_pages: int | None = None
+    ) -> AsyncIterator[LaunchPage]:
+        """Yield pages of upcoming launches (the seed passes ``hide_recent_previous=True``)."""
+        params = (filters or LaunchFilters(limit=MAX_LIMIT)).to_params()
+        return self.iter_launch_pages(self._path("launches_upcoming"), params, max_pages=max_pages)
+
+    async def upcoming_launches(
+        self, filters: LaunchFilters | None = None, *, max_pages: int = 1
+    ) -> list[Launch]:
+        """Return upcoming launches from the first ``max_pages`` pages."""
+        launches: list[Launch] = []
+        async for page in self.upcoming_launch_pages(filters, max_pages=max_pages):
+            launches.extend(page.launches)
+        return launches
+
+    async def launch(self, launch_id: str) -> Launch:
+        """Return one launch by its UUID, in detailed mode."""
+        url = f"{self._path('launches')}{_uuid_segment(launch_id)}/"
+        data = await self._get_json(url, {"mode": "detailed"})
+        try:
+            return parse_launch(data)
+        except ValueError as exc:
+            raise LL2BadResponse(url, str(exc)) from None
 
     async def throttle(self) -> ThrottleStatus:
         """Ask ``/api-throttle/`` (free) and align the budget with LL2's count."""
@@ -581,6 +819,11 @@ def _expected_size(
     return min(limit, remaining)
 
 
+def _uuid_segment(launch_id: str) -> str:
+    """Return ``launch_id`` as a path segment, refusing anything but a UUID (no path games)."""
+    return str(uuid.UUID(str(launch_id)))
+
+
 def _detail(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -634,6 +877,8 @@ __all__ = [
     "EventFilters",
     "EventPage",
     "LL2Client",
+    "LaunchFilters",
+    "LaunchPage",
     "LL2Error",
     "ThrottleStatus",
     "version_of",

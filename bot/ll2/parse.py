@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bot.core.items import Event
+from bot.core.launches import Launch
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +49,27 @@ def clean(value: Any) -> Any:
 def parse_event(raw: Any) -> Event:
     """Parse one LL2 event object (cleaned first); raise ``ValueError`` when it is unusable."""
     try:
-        return _validate(clean(raw))
+        return _validate(clean(raw), Event)
     except RecursionError:
         raise ValueError("nested too deeply") from None
 
 
-def _validate(item: Any) -> Event:
+def parse_launch(raw: Any) -> Launch:
+    """Parse one LL2 launch object (cleaned first); raise ``ValueError`` when it is unusable."""
     try:
-        return Event.model_validate(item)
+        return _validate(clean(raw), Launch)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+_Item = TypeVar("_Item", bound=BaseModel)
+
+
+def _validate(item: Any, model: type[_Item]) -> _Item:
+    try:
+        return model.model_validate(item)
     except ValidationError as exc:
-        raise ValueError(_summarise(exc)) from None
+        raise ValueError(_summarise(exc, "launch" if model is Launch else "event")) from None
 
 
 def parse_items(results: Any) -> tuple[list[tuple[Event, dict[str, Any]]], list[tuple[Any, str]]]:
@@ -65,7 +77,21 @@ def parse_items(results: Any) -> tuple[list[tuple[Event, dict[str, Any]]], list[
 
     The raw item handed back is the cleaned one: it is what the store keeps as the snapshot.
     """
-    parsed: list[tuple[Event, dict[str, Any]]] = []
+    return _parse_all(results, Event, "event")
+
+
+def parse_launch_items(
+    results: Any,
+) -> tuple[list[tuple[Launch, dict[str, Any]]], list[tuple[Any, str]]]:
+    """Parse a launch page's ``results``: ``(launch, cleaned raw item)`` pairs, ``(id, reason)``."""
+    return _parse_all(results, Launch, "launch")
+
+
+def _parse_all(
+    results: Any, model: type[_Item], what: str
+) -> tuple[list[tuple[_Item, dict[str, Any]]], list[tuple[Any, str]]]:
+    """Parse each item of ``results`` as ``model``: one bad item never costs the page."""
+    parsed: list[tuple[_Item, dict[str, Any]]] = []
     rejected: list[tuple[Any, str]] = []
     if not isinstance(results, list):
         return parsed, [(None, "results is not a list")]
@@ -74,13 +100,13 @@ def parse_items(results: Any) -> tuple[list[tuple[Event, dict[str, Any]]], list[
         try:
             cleaned = clean(item)
             if cleaned is not item:
-                log.info("LL2 event id=%s: removed characters no store can hold", item_id)
-            parsed.append((_validate(cleaned), cleaned))
+                log.info("LL2 %s id=%s: removed characters no store can hold", what, item_id)
+            parsed.append((_validate(cleaned, model), cleaned))
         except RecursionError:
-            log.warning("skipping malformed LL2 event id=%s: nested too deeply", item_id)
+            log.warning("skipping malformed LL2 %s id=%s: nested too deeply", what, item_id)
             rejected.append((item_id, "nested too deeply"))
         except ValueError as exc:
-            log.warning("skipping malformed LL2 event id=%s: %s", item_id, exc)
+            log.warning("skipping malformed LL2 %s id=%s: %s", what, item_id, exc)
             rejected.append((item_id, str(exc)))
     return parsed, rejected
 
@@ -91,9 +117,15 @@ def parse_events(results: Any) -> tuple[list[Event], list[tuple[Any, str]]]:
     return [event for event, _ in parsed], rejected
 
 
-def _summarise(exc: ValidationError) -> str:
+def parse_launches(results: Any) -> tuple[list[Launch], list[tuple[Any, str]]]:
+    """Parse a page's ``results``: return the good launches and ``(id, reason)`` for bad items."""
+    parsed, rejected = parse_launch_items(results)
+    return [launch for launch, _ in parsed], rejected
+
+
+def _summarise(exc: ValidationError, what: str = "event") -> str:
     parts = []
     for err in exc.errors()[:3]:
-        where = ".".join(str(p) for p in err["loc"]) or "event"
+        where = ".".join(str(p) for p in err["loc"]) or what
         parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)

@@ -471,11 +471,15 @@ EVENT_FILES = [n for n in DATA_FILES if n.startswith("event-") and n.endswith(".
 PAGE_FILES = [n for n in DATA_FILES if n.startswith("events-") and n.endswith(".2.3.0.json")]
 THROTTLE_FILES = [n for n in DATA_FILES if n.startswith("api-throttle.")]
 LAUNCH_LIST = "launch-upcoming-list.2.2.0.json"
+# Launch recordings are parsed by tests/unit/ll2/test_launch_parse.py.
+LAUNCH_FILES = [n for n in DATA_FILES if n.startswith("launch") and n.endswith(".2.2.0.json")]
 
 
 def test_every_recorded_file_is_covered_by_a_parsing_test() -> None:
     """A new recording cannot slip in without one of the tests below reading it."""
-    covered = set(EVENT_FILES) | set(PAGE_FILES) | set(THROTTLE_FILES) | {LAUNCH_LIST}
+    covered = (
+        set(EVENT_FILES) | set(PAGE_FILES) | set(THROTTLE_FILES) | {LAUNCH_LIST} | set(LAUNCH_FILES)
+    )
     assert set(DATA_FILES) == covered
 
 
