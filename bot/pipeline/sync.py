@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -89,6 +91,40 @@ def event_record(event: Event, raw: dict[str, Any] | None = None) -> queries.Eve
             for v in event.vid_urls
         ],
     )
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """Return the file of a SQLite engine (None for other databases and in-memory ones)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database).expanduser().absolute()
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """Return the (device, inode) of ``path``, or None when it does not exist."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _held_copy(path: Path) -> str | None:
+    """Return ``/proc/<pid>/fd/<n>`` of a deleted file this process still holds (Linux)."""
+    folder = Path("/proc/self/fd")
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            target = os.readlink(entry)
+        except OSError:
+            continue
+        if target == f"{path} (deleted)":
+            return f"/proc/{os.getpid()}/fd/{entry.name}"
+    return None
 
 
 def event_from_snapshot(snapshot: dict[str, Any]) -> Event:
@@ -189,6 +225,10 @@ class Syncer:
         self.overlap = overlap
         self.page_size = page_size
         self._future_dates: set[datetime] = set()
+        # A SQLite file deleted or replaced under the running process (see check_store).
+        self._store_file = sqlite_file(engine)
+        self._store_id = _file_id(self._store_file) if self._store_file else None
+        self.store_problem: str | None = None
 
     # --- one transaction per page -----------------------------------------------------------
 
@@ -235,7 +275,7 @@ class Syncer:
             if mark_seeded:
                 state.seeded = True
             state.last_success_at = now
-            state.last_error = None
+            state.last_error = self.store_problem
             session.add(state)
             crashpoint("before_page_commit")
         crashpoint("after_page_commit")
@@ -323,10 +363,40 @@ class Syncer:
             return None
         return last_updated
 
+    def check_store(self) -> str | None:
+        """Notice a SQLite file deleted or replaced while we run; return the problem, if any.
+
+        SQLite keeps working on the file it has open, so nothing fails: alerts still go out,
+        but everything written since (subscriptions, what was sent) is lost when the process
+        stops. Said once as an error, and kept as the feed's ``last_error`` for ``/status``.
+        """
+        if self._store_file is None or self.store_problem is not None:
+            return self.store_problem
+        now_id = _file_id(self._store_file)
+        if self._store_id is None:
+            self._store_id = now_id  # the file did not exist yet when we started
+            return None
+        if now_id == self._store_id:
+            return None
+        what = "deleted" if now_id is None else "replaced by another file"
+        self.store_problem = (
+            f"the SQLite store {self._store_file} was {what} while tminus ran; it keeps "
+            "alerting from the copy it has open, but everything stored since is lost when it "
+            "stops: stop tminus and restore the file from a backup"
+        )
+        held = _held_copy(self._store_file)
+        if held:
+            self.store_problem += f" (or copy {held} before stopping)"
+        log.error("%s", self.store_problem)
+        return self.store_problem
+
     def _state(self) -> tuple[bool, datetime | None]:
+        problem = self.check_store()
         with session_scope(self.engine) as session:
             state = queries.sync_state(session=session, feed=Event.feed)
             state.last_attempt_at = self.clock()
+            if problem is not None:
+                state.last_error = problem
             session.add(state)
             return state.seeded, state.watermark
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -22,7 +24,7 @@ from bot.devtools.factories import make_event
 from bot.devtools.hostile_ll2 import HostileLL2
 from bot.pipeline.sync import CLOCK_SKEW, SyncReport
 from storage import queries
-from storage.db import refused_by_store, session_scope
+from storage.db import make_engine, refused_by_store, session_scope, upgrade
 from tests.faults.test_hostile_ll2 import DOCKING, EVA, PRESS, alerts, ll2_events, seeded, watching
 
 FUTURE = datetime(2099, 1, 1, tzinfo=UTC)
@@ -180,3 +182,39 @@ async def test_a_tie_group_on_pages_padded_past_limit_is_stored_whole(engine: En
     printed = alerts(out)
     assert sorted(i for k, i in printed if k == "new_event") == list(ids)
     assert printed[-1] == ("webcast_live", DOCKING)
+
+
+# --------------------------------------------------------------------------------------
+# a SQLite store deleted while the pipeline runs
+
+
+async def test_a_sqlite_store_deleted_while_running_is_reported_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The next poll notices the missing file: one error line, ``last_error`` for /status;
+    alerts still go out from the copy SQLite has open (SQLite only: a file to delete)."""
+    db = tmp_path / "tminus.db"
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    try:
+        async with (
+            HostileLL2(ll2_events(utcnow())) as ll2,
+            watching(ll2, engine) as (pipeline, out),
+        ):
+            await seeded(pipeline)
+            db.unlink()
+            ll2.edit(DOCKING, webcast_live=True)
+            report = await pipeline.cycle()
+            assert report.error is None
+            ll2.edit(PRESS, webcast_live=True)
+            report = await pipeline.cycle()
+            assert report.error is None
+            with session_scope(engine) as session:
+                error = queries.sync_state(session=session).last_error
+        said = [r for r in caplog.records if "was deleted while tminus ran" in r.getMessage()]
+        assert len(said) == 1 and said[0].levelno == logging.ERROR
+        assert error is not None and error.startswith(f"the SQLite store {db} was deleted")
+        assert "/proc/" in error  # where the open copy can still be saved from
+        assert alerts(out) == [("webcast_live", DOCKING), ("webcast_live", PRESS)]
+    finally:
+        engine.dispose()
