@@ -2,7 +2,9 @@
 
 * LL2 payloads drawn by hypothesis — well-formed events with hostile text, events with a
   field spoiled, arbitrary JSON, raw bytes — served verbatim on loopback to the real
-  `watch` pipeline: every cycle returns (seeding and polling), well-formed events are stored.
+  `watch` pipeline: every cycle returns (seeding and polling), well-formed events are stored,
+  items that are no object are rejected, garbage stores nothing and moves no watermark, and
+  no drawn date (up to 2080) moves a watermark past now plus the clock-skew allowance.
 * Slash-command options drawn by hypothesis — over-long, unicode, mentions, markdown,
   nonsense ids — sent through the Discord emulator to one running bot: an answer always
   arrives, errors are one ephemeral line, nothing is 'Something went wrong', no request the
@@ -30,15 +32,19 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from sqlmodel import select
 
 from bot.config import load_config
+from bot.core.timeutil import parse_datetime, utcnow
 from bot.devtools.discord_emulator import Channel, DiscordEmulator, Guild, Member, Role
 from bot.devtools.ll2_emulator import LL2Emulator
 from bot.ll2.client import LL2Client
 from bot.pipeline.runner import console_pipeline
+from bot.pipeline.sync import CLOCK_SKEW
 from bot.render import check_limits
 from storage import queries
 from storage.db import make_engine, session_scope, upgrade
+from storage.models import EventRow
 from tests.faults.bot import bot_config, eventually, running_bot
 from tests.faults.raw_ll2 import RawLL2, page
 from tests.strategies import raw_events
@@ -88,26 +94,51 @@ def spoiled_events(draw: st.DrawFn) -> dict[str, Any]:
     return event
 
 
+@dataclass(frozen=True)
+class Body:
+    """A drawn LL2 answer: its bytes, what it holds, and what must come of it."""
+
+    kind: str  # good | mixed | page-garbage | json | bytes
+    data: bytes
+    good: list[dict[str, Any]]  # well-formed events that must all be stored (kind "good")
+    items: list[Any]  # every item of ``results`` (empty when there is no page)
+
+    @property
+    def garbage(self) -> bool:
+        """Return whether no event list can be read from the answer at all."""
+        return self.kind in ("json", "bytes")
+
+    @property
+    def certainly_bad(self) -> int:
+        """Return how many items are no object at all (each must be rejected)."""
+        return sum(1 for item in self.items if not isinstance(item, dict))
+
+
 @st.composite
-def ll2_bodies(draw: st.DrawFn) -> tuple[bytes, list[dict[str, Any]]]:
+def ll2_bodies(draw: st.DrawFn) -> Body:
     """Draw a response body and the well-formed events in it (which must all be stored)."""
     kind = draw(st.sampled_from(["good", "mixed", "page-garbage", "json", "bytes"]))
     if kind == "bytes":
-        return draw(st.binary(max_size=300)), []
+        return Body(kind, draw(st.binary(max_size=300)), [], [])
     if kind == "json":
-        return json.dumps(draw(json_values)).encode(), []
+        return Body(kind, json.dumps(draw(json_values)).encode(), [], [])
     good = draw(st.lists(raw_events("2.2.0"), max_size=5, unique_by=lambda e: e["id"]))
     if kind == "good":
-        return page(good), good
+        return Body(kind, page(good), good, list(good))
     bad = draw(st.lists(st.one_of(spoiled_events(), json_values), min_size=1, max_size=4))
     items = draw(st.permutations(good + bad))
     if kind == "mixed":
-        return page(items), []  # a spoiled item may share a good one's id
+        return Body(kind, page(items), [], items)  # a spoiled item may share a good one's id
     body = {"results": items}
     for key in ("count", "next", "previous"):
         if draw(st.booleans()):
             body[key] = draw(json_values)
-    return json.dumps(body).encode(), []
+    return Body(kind, json.dumps(body).encode(), [], items)
+
+
+def item_ids(items: list[Any]) -> set[Any]:
+    """Return the ``id`` of every object among ``items``."""
+    return {item.get("id") for item in items if isinstance(item, dict)}
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +161,7 @@ async def test_hypothesis_ll2_payloads_never_crash_the_pipeline(
 
     async with RawLL2() as ll2:
 
-        async def one_example(body: bytes, good: list[dict[str, Any]]) -> None:
+        async def one_example(body: Body) -> None:
             db = tmp_path / f"example-{next(counter)}.db"
             shutil.copy(migrated_store, db)
             engine = make_engine(f"sqlite:///{db}")
@@ -141,24 +172,52 @@ async def test_hypothesis_ll2_payloads_never_crash_the_pipeline(
                     pipeline = console_pipeline(
                         config=config, engine=engine, client=client, fmt="json", stream=out
                     )
-                    ll2.body = body
+                    ll2.body = body.data
                     for _ in ("seed", "poll"):
                         report = await pipeline.cycle()
-                        if good:
+                        if body.good:
                             assert report.error is None and report.throttled is None, report
                             assert report.sync is not None and report.sync.rejected == 0
+                        if body.garbage:
+                            # Nothing to read: the cycle fails, it does not guess.
+                            assert report.error is not None and report.sync is None, report
+                        if report.sync is not None:
+                            assert report.sync.rejected >= body.certainly_bad, report.sync
+                checked_at = utcnow()
                 with session_scope(engine) as session:
-                    for event in good:
+                    state = queries.sync_state(session=session)
+                    stored = set(session.exec(select(EventRow.id)).all())
+                    count = queries.count_events(session=session)
+                    for event in body.good:
                         assert queries.get_event(session=session, event_id=event["id"])
             finally:
                 engine.dispose()
+            # Stored: exactly the good events, or (mixed pages) only what the answer held.
+            if body.good or body.kind == "good":
+                assert count == len(body.good)
+            else:
+                assert stored <= item_ids(body.items) and count <= len(body.items)
+            # The watermark: never moved by garbage, never past now + the skew allowance
+            # (drawn dates reach 2080), and at least the newest plausible change stored.
+            if body.garbage:
+                assert (state.watermark, state.seeded, count) == (None, False, 0)
+                assert state.last_error is not None
+            if state.watermark is not None:
+                assert state.watermark <= checked_at + CLOCK_SKEW
+            plausible = [
+                parse_datetime(e["last_updated"])
+                for e in body.good
+                if parse_datetime(e["last_updated"]) <= checked_at
+            ]
+            if plausible:
+                assert state.watermark is not None and state.watermark >= max(plausible)
             for line in out.getvalue().splitlines():
                 assert check_limits(json.loads(line)["message"]) == []
 
         @EXAMPLES
         @given(drawn=ll2_bodies())
-        def one_payload(drawn: tuple[bytes, list[dict[str, Any]]]) -> None:
-            on_loop(loop, one_example(*drawn))
+        def one_payload(drawn: Body) -> None:
+            on_loop(loop, one_example(drawn))
 
         await asyncio.to_thread(one_payload)
 
