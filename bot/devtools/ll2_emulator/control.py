@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -93,6 +94,70 @@ def control_route(emu: LL2Emulator, method: str, parts: list[str], body: Any) ->
                     emu.move_date(int(eid), body["date"], date_precision=body["date_precision"]),
                 )
             return _json_response(200, emu.move_date(int(eid), body["date"]))
+        case ["launches"] if method == "GET":
+            return _json_response(200, [emu.launches[i] for i in sorted(emu.launches)])
+        case ["launches"] if method == "POST":
+            return _json_response(201, emu.add_launch(body))
+        case ["launches", lid] if method == "GET":
+            return _json_response(200, emu.launch(lid))
+        case ["launches", lid] if method == "PATCH":
+            return _json_response(200, emu.edit_launch(lid, **body))
+        case ["launches", lid] if method == "DELETE":
+            emu.delete_launch(lid)
+            return web.Response(status=204)
+        case ["launches", lid, "status"] if method == "POST":
+            if "status" not in body:
+                raise ValueError("status is required")
+            return _json_response(
+                200,
+                emu.set_launch_status(
+                    lid,
+                    body["status"],
+                    holdreason=body.get("holdreason"),
+                    failreason=body.get("failreason"),
+                ),
+            )
+        case ["launches", lid, "net"] if method == "POST":
+            if ("net" in body) == ("by_seconds" in body):
+                raise ValueError("give exactly one of net and by_seconds")
+            by = timedelta(seconds=float(body["by_seconds"])) if "by_seconds" in body else None
+            if "net_precision" in body:
+                return _json_response(
+                    200,
+                    emu.slip_launch(
+                        lid, body.get("net"), by=by, net_precision=body["net_precision"]
+                    ),
+                )
+            return _json_response(200, emu.slip_launch(lid, body.get("net"), by=by))
+        case ["launches", lid, "webcast"] if method == "POST":
+            return _json_response(
+                200,
+                emu.set_launch_webcast(
+                    lid, bool(body.get("live", True)), vid_url=body.get("vid_url")
+                ),
+            )
+        case ["launches", lid, "updates"] if method == "POST":
+            if "comment" not in body:
+                raise ValueError("comment is required")
+            return _json_response(
+                201,
+                emu.add_launch_update(
+                    lid,
+                    str(body["comment"]),
+                    body.get("info_url"),
+                    body.get("created_by") or "LL2",
+                    profile_image=body.get("profile_image"),
+                ),
+            )
+        case ["launches", lid, "vid_urls"] if method == "POST":
+            if "url" not in body:
+                raise ValueError("url is required")
+            kwargs = {
+                k: body[k]
+                for k in ("priority", "start_time", "title", "publisher", "language", "live")
+                if k in body
+            }
+            return _json_response(201, emu.add_launch_vid_url(lid, body["url"], **kwargs))
         case ["requests"] if method == "GET":
             return _json_response(200, [r.to_json() for r in emu._log])
         case ["requests"] if method == "DELETE":

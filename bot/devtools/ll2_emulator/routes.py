@@ -17,9 +17,10 @@ from bot.devtools.ll2_emulator.model import MAX_LIMIT, JSONDict, parse_ll2_datet
 @dataclass(frozen=True)
 class _Route:
     version: str
-    kind: Literal["events", "event", "types", "throttle"]
+    kind: Literal["events", "event", "launches", "launch", "types", "throttle"]
     scope: Literal["all", "upcoming", "previous"] = "all"
     event_id: int | None = None
+    launch_id: str | None = None
 
 
 @dataclass
@@ -40,7 +41,7 @@ class ServedPage:
     offset: int
     limit: int
     count: int
-    ids: tuple[int, ...]  # the event ids on the page, in the order served
+    ids: tuple[int | str, ...]  # the event (or launch) ids on the page, in the order served
 
 
 class _BadRequest(Exception):
@@ -50,6 +51,8 @@ class _BadRequest(Exception):
 
 
 _EVENT_SEGMENT = {"2.2.0": "event", "2.3.0": "events"}
+_LAUNCH_SEGMENT = {"2.2.0": "launch", "2.3.0": "launches"}
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _TYPES_SEGMENT = {"2.2.0": "config/eventtype/", "2.3.0": "config/event_types/"}
 _ERROR_PAGES = {
     500: "<h1>Server Error (500)</h1>",
@@ -75,6 +78,12 @@ def _match_route(path: str) -> _Route | None:
         return _Route(version, "throttle")
     if rest == _TYPES_SEGMENT[version]:
         return _Route(version, "types")
+    m = re.fullmatch(rf"{_LAUNCH_SEGMENT[version]}/(?:(upcoming|previous)/)?(?:({_UUID})/)?", rest)
+    if m is not None:
+        scope = m.group(1) or "all"
+        if m.group(2) is not None:
+            return _Route(version, "launch", scope, launch_id=m.group(2).lower())  # type: ignore[arg-type]
+        return _Route(version, "launches", scope)  # type: ignore[arg-type]
     m = re.fullmatch(rf"{_EVENT_SEGMENT[version]}/(?:(upcoming|previous)/)?(?:(\d+)/)?", rest)
     if m is None:
         return None

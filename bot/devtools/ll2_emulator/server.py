@@ -25,6 +25,8 @@ from bot.devtools.ll2_emulator.faults import (
     _mask_authorization,
     _Storm,
 )
+from bot.devtools.ll2_emulator.launch_store import LaunchStore
+from bot.devtools.ll2_emulator.launches import load_recorded_launches, normalize_launch
 from bot.devtools.ll2_emulator.model import (
     CONFIG_DEFAULT_LIMIT,
     DEFAULT_LIMIT,
@@ -56,11 +58,12 @@ from bot.devtools.ll2_emulator.store import EventStore
 log = logging.getLogger(__name__)
 
 
-class LL2Emulator(EventStore, EventQuery):
-    """A loopback LL2 server with a scriptable event store, budget and faults.
+class LL2Emulator(EventStore, EventQuery, LaunchStore):
+    """A loopback LL2 server with scriptable events and launches, budget and faults.
 
     Use ``async with LL2Emulator(...) as emu`` (or ``await start()``/``await close()``).
-    ``events=None`` loads the bundled recordings; pass ``[]`` for an empty store.
+    ``events=None`` loads the bundled recordings; pass ``[]`` for an empty store; the same
+    for ``launches`` (recorded detailed 2.2.0 launches, in either version's shape).
     ``api_keys`` maps an API key to its own hourly limit (``None``: unlimited); other keys
     get ``requests_per_hour`` in a bucket of their own, or 401 with ``reject_unknown_keys``.
     ``tie_order`` orders events that tie on the requested ordering (``"id"``, ``"reversed"``
@@ -82,6 +85,7 @@ class LL2Emulator(EventStore, EventQuery):
         tie_order: TieOrder = "id",
         tie_seed: int = 0,
         after_page: Callable[[ServedPage], None] | None = None,
+        launches: Iterable[Mapping[str, Any]] | None = None,
     ) -> None:
         """Prepare the emulator; nothing listens until :meth:`start`."""
         self.clock: Clock = clock or _utcnow
@@ -98,8 +102,18 @@ class LL2Emulator(EventStore, EventQuery):
         for raw in load_recorded_events() if events is None else events:
             ev = normalize_event(raw)
             self.events[ev["id"]] = ev
+        self.launches: dict[str, JSONDict] = {}
+        for raw in load_recorded_launches() if launches is None else launches:
+            launch = normalize_launch(raw)
+            self.launches[launch["id"]] = launch
+        # LL2 keeps one table of updates for events and launches: one counter for both.
         self._next_update_id = 1 + max(
-            (u["id"] for ev in self.events.values() for u in ev["updates"]), default=0
+            (
+                u["id"]
+                for item in (*self.events.values(), *self.launches.values())
+                for u in item["updates"]
+            ),
+            default=0,
         )
         self._history: dict[str, deque[datetime]] = {}
         self._faults: list[Fault] = []
@@ -463,6 +477,8 @@ class LL2Emulator(EventStore, EventQuery):
     def _api_reply(self, request: web.Request, route: _Route, now: datetime) -> _Reply:
         if route.kind == "types":
             return self._types_reply(request)
+        if route.kind in ("launches", "launch"):
+            return self._launch_reply(request, route, now)
         mode = request.query.get("mode", "")
         if route.version == "2.3.0":
             default = "detailed" if route.kind == "event" else "normal"
@@ -529,10 +545,12 @@ async def serve(
     api_keys: Mapping[str, int | None] | None = None,
     send_retry_after: bool = True,
     on_ready: Callable[[LL2Emulator], Awaitable[None] | None] | None = None,
+    launches: Iterable[Mapping[str, Any]] | None = None,
 ) -> None:
-    """Serve the emulator on ``host:port`` until cancelled (``events=None``: recordings)."""
+    """Serve the emulator on ``host:port`` until cancelled (``None``: the recordings)."""
     async with LL2Emulator(
         events,
+        launches=launches,
         clock=clock,
         requests_per_hour=requests_per_hour,
         api_keys=api_keys,
