@@ -83,6 +83,16 @@ class PadLocation(_Lenient):
     name: str
     country_code: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _country(cls, data: Any) -> Any:
+        # 2.2.0: country_code "USA"; 2.3.0: country {alpha_3_code: "USA", …}.
+        if isinstance(data, dict) and data.get("country_code") is None:
+            country = data.get("country")
+            if isinstance(country, dict) and isinstance(country.get("alpha_3_code"), str):
+                return {**data, "country_code": country["alpha_3_code"]}
+        return data
+
 
 class Pad(_Lenient):
     """The launch pad and its location."""

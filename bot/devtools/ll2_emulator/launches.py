@@ -193,6 +193,8 @@ def _render_22(launch: Mapping[str, Any], base: str, mode: str) -> JSONDict:
     # 2.2.0 streams carry no ``live`` flag (only 2.3.0 added it).
     out["vidURLs"] = [{k: v for k, v in vid.items() if k != "live"} for vid in launch["vid_urls"]]
     out["image"] = launch["image_url"]
+    # prod 2.2.0 lists a launch's updates newest first (the recordings do)
+    out["updates"] = copy.deepcopy(launch["updates"][::-1])
     out["type"] = mode
     if mode == "normal":
         for key in _DETAILED_ONLY_22:

@@ -85,7 +85,8 @@ async def test_2_2_0_detailed_is_the_recorded_shape(
     assert body["id"] == ARTEMIS["id"] and body["type"] == "detailed"
     assert isinstance(body["image"], str) and "vidURLs" in body and "infoURLs" in body
     assert "vid_urls" not in body and "response_mode" not in body
-    assert [u["id"] for u in body["updates"]] == [u["id"] for u in ARTEMIS["updates"]]
+    # newest first, as prod's 2.2.0 recordings list them
+    assert [u["id"] for u in body["updates"]] == [u["id"] for u in ARTEMIS["updates"]][::-1]
     assert body["url"] == f"{emu.base_url}/2.2.0/launch/{ARTEMIS['id']}/"
 
 
