@@ -41,7 +41,7 @@ class ServedPage:
     offset: int
     limit: int
     count: int
-    ids: tuple[int | str, ...]  # the event (or launch) ids on the page, in the order served
+    ids: tuple[Any, ...]  # the ids on the page as served: event ints or launch UUID strings
 
 
 class _BadRequest(Exception):
