@@ -143,7 +143,8 @@ class LaunchFilters:
             ("lsp__id", self.lsp_ids),
             ("location__ids", self.location_ids),
             ("program", self.program_ids),
-            ("status", self.status_ids),
+            # ``status`` takes one integer; several go in ``status__ids`` (OpenAPI document)
+            ("status" if len(self.status_ids) == 1 else "status__ids", self.status_ids),
         ):
             if ids:
                 params[name] = ",".join(str(int(i)) for i in ids)

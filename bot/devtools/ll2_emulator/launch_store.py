@@ -355,6 +355,8 @@ class LaunchStore:
             "status": lambda x: {(x["status"] or {}).get("id")},
             "status__ids": lambda x: {(x["status"] or {}).get("id")},
         }
+        if "status" in q and len(q["status"].split(",")) > 1:
+            errors["status"] = ["Enter a whole number."]  # one integer; lists: status__ids
         for name, getter in getters.items():
             wanted = ints(name)
             if wanted is not None:

@@ -178,8 +178,9 @@ async def test_lsp_location_program_and_status_filter_by_id(
     }
     failed = await _ids(http, root, status=4)
     assert failed == [x["id"] for x in sorted(RECORDED, key=_net) if x["status"]["id"] == 4]
-    several = await _ids(http, root, status="3,4")
+    several = await _ids(http, root, status__ids="3,4")
     assert set(several) == {x["id"] for x in RECORDED if x["status"]["id"] in (3, 4)}
+    assert (await http.get(root, params={"status": "3,4"})).status_code == 400
     bad = await http.get(root, params={"lsp__id": "SpaceX"})
     assert bad.status_code == 400 and bad.json() == {"lsp__id": ["Enter a whole number."]}
 

@@ -91,7 +91,7 @@ def test_filters_become_ll2_parameters_with_detailed_mode() -> None:
         "lsp__id": "121,44",
         "location__ids": "12",
         "program": "25",
-        "status": "1,8",
+        "status__ids": "1,8",
         "last_updated__gte": "2026-03-13T12:00:00Z",
         "last_updated__lte": "2026-03-13T13:00:00Z",
         "net__gte": "2026-03-13T12:00:00Z",
@@ -103,6 +103,7 @@ def test_filters_become_ll2_parameters_with_detailed_mode() -> None:
         "hide_recent_previous": "true",
     }
     assert LaunchFilters().to_params() == {"mode": "detailed"}
+    assert LaunchFilters(status_ids=[5]).to_params()["status"] == "5"
     with pytest.raises(ValueError, match="limit"):
         LaunchFilters(limit=101).to_params()
 
