@@ -19,10 +19,13 @@ FREE_TIER = 15
 MIN_INTERVAL = timedelta(seconds=30)
 # The spec's hot window, written out rather than read from bot.core.schedule, so a change to
 # the module's constants fails here: a window opens 1 min before a moment, closes 6 min
-# after it, and inside it polls are 60 s apart.
+# after it, and inside it no two polls are more than 60 s apart when the budget allows.
+# Where flips are likeliest (the first three minutes after the start) the flip-time model
+# halves that to 30 s (issue 13: one stream in an hour -> median <= 30 s).
 HOT_BEFORE = timedelta(minutes=1)
 HOT_AFTER = timedelta(minutes=6)
 HOT_SPACING = timedelta(seconds=60)
+REFINED_SPACING = timedelta(seconds=30)
 # LL2 flips `webcast_live` some time within five minutes after a stream's `start_time`.
 FLIP_DELAY = timedelta(minutes=5)
 # Invariant 8 says "within a minute"; the slack covers the request's own round trip.
@@ -76,10 +79,14 @@ def test_hot_window_spans_from_hot_before_to_hot_after() -> None:
     ]
 
 
-def test_first_poll_of_a_hot_window_lands_exactly_on_its_opening() -> None:
-    """With a webcast due in 5 min, the next poll is at start - 1 min, not at the idle timer."""
+def test_first_poll_of_a_hot_window_lands_exactly_on_the_announced_start() -> None:
+    """With a webcast due in 5 min, the next poll is at its start, not at the idle timer.
+
+    The window still opens at start - 1 min (flips that early are modelled), but a poll at
+    the start sees every one of them within a minute, so one at the opening adds nothing.
+    """
     start = T0 + 5 * MINUTE
-    assert plan(T0, last_poll=T0, moments=[start]) == (start - HOT_BEFORE, "hot window opens")
+    assert plan(T0, last_poll=T0, moments=[start]) == (start, "hot window opens")
 
 
 def test_a_window_opening_after_the_idle_poll_waits_for_it() -> None:
@@ -87,12 +94,29 @@ def test_a_window_opening_after_the_idle_poll_waits_for_it() -> None:
     assert plan(T0, last_poll=T0, moments=[T0 + 20 * MINUTE]) == (T0 + 8 * MINUTE, "idle")
 
 
-def test_polls_inside_a_hot_window_are_sixty_seconds_apart() -> None:
-    """Inside a window each poll is planned one minute after the last one."""
+def window_polls(moment: datetime, *, min_interval: timedelta = MIN_INTERVAL) -> list[datetime]:
+    """Follow the plans from the window's opening until the first idle poll; return the polls."""
+    last = moment - HOT_BEFORE
+    polls: list[datetime] = []
+    while True:
+        at, reason = plan(last, last_poll=last, moments=[moment], min_interval=min_interval)
+        if reason == "idle":
+            return polls
+        assert reason == "hot window"
+        polls.append(at)
+        last = at
+
+
+def test_polls_inside_a_hot_window_are_at_most_sixty_seconds_apart() -> None:
+    """With the budget to spare, a window is polled from its start to its close, never more
+    than 60 s apart, and every 30 s in the first three minutes where flips are likeliest."""
     moment = T0 + HOT_BEFORE  # the window opens at T0
-    for k in range(5):
-        last = T0 + k * MINUTE
-        assert plan(last, last_poll=last, moments=[moment]) == (last + HOT_SPACING, "hot window")
+    polls = window_polls(moment)
+    assert polls[0] == moment and polls[-1] == moment + HOT_AFTER
+    gaps = [b - a for a, b in zip(polls, polls[1:], strict=False)]
+    assert max(gaps) == HOT_SPACING
+    early = [b - a for a, b in zip(polls, polls[1:], strict=False) if b <= moment + 3 * MINUTE]
+    assert early == [REFINED_SPACING] * 6
 
 
 def test_a_passed_window_goes_back_to_idle() -> None:
@@ -102,17 +126,23 @@ def test_a_passed_window_goes_back_to_idle() -> None:
 
 
 def test_hot_polls_are_never_closer_than_min_interval() -> None:
-    """A 90 s min_interval stretches the hot spacing to 90 s."""
+    """A 90 s min_interval stretches every gap in the window to at least 90 s."""
     slow = timedelta(seconds=90)
-    at, reason = plan(T0, last_poll=T0, moments=[T0 + MINUTE], min_interval=slow)
-    assert (at, reason) == (T0 + slow, "hot window")
+    polls = window_polls(T0 + MINUTE, min_interval=slow)
+    assert polls[0] >= T0 + slow
+    assert min(b - a for a, b in zip(polls, polls[1:], strict=False)) >= slow
+    assert len(polls) >= 4  # still polled through the window, just less often
 
 
-def test_a_window_opening_right_after_a_poll_waits_for_min_interval() -> None:
-    """A window opening 10 s after the last poll gets its first poll at min_interval."""
-    moment = T0 + HOT_BEFORE + 10 * SECOND
-    at, _ = plan(T0, last_poll=T0, moments=[moment])
-    assert at == T0 + MIN_INTERVAL
+@pytest.mark.parametrize("offset", [-50, -20, 0, 5, 10, 25, 40, 70], ids=lambda s: f"{s}s")
+def test_a_window_opening_right_after_a_poll_waits_for_min_interval(offset: int) -> None:
+    """However much the model wants a poll right after the last one, it waits min_interval;
+    and the start's first minute is still seen within a minute."""
+    moment = T0 + offset * SECOND
+    at, reason = plan(T0, last_poll=T0, moments=[moment])
+    assert at >= T0 + MIN_INTERVAL
+    assert at <= max(moment, T0 + MIN_INTERVAL) + HOT_SPACING
+    assert reason.startswith("hot window")
 
 
 def test_an_overdue_plan_is_not_in_the_past_nor_before_min_interval() -> None:
@@ -175,11 +205,13 @@ def busiest_hour(sent: Sequence[datetime]) -> int:
     return max(sum(1 for s in sent if t - HOUR < s <= t) for t in sent)
 
 
-def worst_flip_latency(sent: Sequence[datetime], start: datetime) -> timedelta:
+def worst_flip_latency(
+    sent: Sequence[datetime], start: datetime, *, within: timedelta = FLIP_DELAY
+) -> timedelta:
     """Return the longest wait from a `webcast_live` flip to the next poll, over every flip
-    second LL2 may choose in ``[start, start + 5 min]``."""
+    second LL2 may choose in ``[start, start + within]``."""
     worst = timedelta(0)
-    for offset in range(int(FLIP_DELAY.total_seconds()) + 1):
+    for offset in range(int(within.total_seconds()) + 1):
         flip = start + offset * SECOND
         seen = min(s for s in sent if s >= flip)
         worst = max(worst, seen - flip)
@@ -237,10 +269,13 @@ def test_webcast_soon_after_another_hot_moment_is_still_polled_within_90_s(gap: 
     assert worst_flip_latency(sent, stream) <= SEEN_WITHIN
 
 
-def test_three_webcasts_in_one_hour_share_the_budget_fairly() -> None:
-    """Three streams 20 min apart: each flip is still polled within 90 s, none starved."""
+def test_three_webcasts_in_one_hour_share_the_budget_by_value() -> None:
+    """Three streams 20 min apart, 15 polls for all three windows: each gets the same share,
+    spent on the first minutes after its start (every flip there seen within 60 s) before
+    its tail (seen within 2 min), none starved."""
     streams = [T0 + 2 * HOUR + k * 20 * MINUTE for k in range(3)]
     sent = simulate(streams)
     assert busiest_hour(sent) <= FREE_TIER
     for stream in streams:
-        assert worst_flip_latency(sent, stream) <= SEEN_WITHIN
+        assert worst_flip_latency(sent, stream, within=3 * MINUTE) <= HOT_SPACING
+        assert worst_flip_latency(sent, stream, within=HOT_AFTER) <= 2 * MINUTE
