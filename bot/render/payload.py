@@ -65,6 +65,7 @@ class EmbedDict(TypedDict, total=False):
     author: EmbedAuthor
     fields: list[EmbedField]
     image: EmbedMedia
+    thumbnail: EmbedMedia
     footer: EmbedFooter
     timestamp: str
 
