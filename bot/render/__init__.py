@@ -3,7 +3,8 @@
 Everything here is a pure function of its arguments: no I/O, no clock. One module per
 concern: ``payload`` (shapes and Discord's limits), ``text`` (cleaning LL2 text and URLs),
 ``dates``, ``embeds`` (an item's embed parts), ``limits`` (measure, fit, check, guard),
-``alerts`` (alerts, through the kind registry), ``lookups``, ``console``, ``jsonline``.
+``alerts`` (alerts, through the kind registry), ``lookups``, ``launches`` (launch views),
+``console``, ``jsonline``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ from bot.render.dates import (
 )
 from bot.render.embeds import render_buttons, video_label
 from bot.render.jsonline import alert_json
+from bot.render.launches import (
+    best_streams,
+    launch_buttons,
+    net_text,
+    render_launch_embed,
+    render_launch_list,
+    render_launch_message,
+    status_colour,
+    status_text,
+)
 from bot.render.limits import check_limits, embed_length, fit_embed, guarded
 from bot.render.lookups import (
     LOOKUP_COLOUR,
@@ -53,6 +64,7 @@ __all__ = [
     "LinkButton",
     "MessagePayload",
     "alert_json",
+    "best_streams",
     "check_limits",
     "clean_text",
     "discord_date",
@@ -61,6 +73,8 @@ __all__ = [
     "format_event_date",
     "format_event_date_plain",
     "guarded",
+    "launch_buttons",
+    "net_text",
     "payload_text",
     "plain_date",
     "plain_text",
@@ -70,6 +84,11 @@ __all__ = [
     "render_event_embed",
     "render_event_list",
     "render_event_message",
+    "render_launch_embed",
+    "render_launch_list",
+    "render_launch_message",
+    "status_colour",
+    "status_text",
     "truncate",
     "valid_url",
     "video_label",

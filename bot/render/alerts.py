@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from bot.core.alerts import Alert
 from bot.core.items import DatePrecision, Event, EventUpdate
 from bot.core.kinds import Markup
+from bot.core.launches import Launch
 from bot.render.dates import discord_date, lead_text
 from bot.render.embeds import (
     base_embed,
@@ -22,6 +23,7 @@ from bot.render.embeds import (
     update_text,
     webcast_lines,
 )
+from bot.render.launches import launch_base_embed, launch_buttons, launch_fields
 from bot.render.limits import fit_embed, guarded
 from bot.render.payload import (
     AUTHOR_NAME_LIMIT,
@@ -77,14 +79,21 @@ def alert_embed(alert: Alert) -> EmbedDict:
     """Render an alert's embed: the kind's banner and fields, then the item's own."""
     kind = alert.kind
     look = kind.look(alert, MARKUP)
-    embed = base_embed(alert.event, colour=kind.colour, prefer_video=look.link_webcast)
+    item: Event | Launch = alert.event
+    if isinstance(item, Launch):
+        embed = launch_base_embed(item, colour=kind.colour, prefer_video=look.link_webcast)
+    else:
+        embed = base_embed(item, colour=kind.colour, prefer_video=look.link_webcast)
     author: EmbedAuthor = {"name": truncate(look.banner, AUTHOR_NAME_LIMIT)}
     icon = ll2_url(look.banner_icon)
     if icon:
         author["icon_url"] = icon
     embed["author"] = author
     fields: list[EmbedField | None] = [field(name, value) for name, value in look.fields]
-    fields.extend(event_fields(alert.event, with_date=look.show_date))
+    if isinstance(item, Launch):
+        fields.extend(launch_fields(item, with_date=look.show_date))
+    else:
+        fields.extend(event_fields(item, with_date=look.show_date))
     set_fields(embed, fields)
     return fit_embed(embed)
 
@@ -105,7 +114,11 @@ def render_alert(alert: Alert, *, mention_role_ids: Iterable[int | None] = ()) -
     payload: MessagePayload = {
         "content": _content(alert.kind.content(alert, MARKUP), roles),
         "embeds": [alert_embed(alert)],
-        "components": render_buttons(alert.event),
+        "components": (
+            launch_buttons(alert.event)
+            if isinstance(alert.event, Launch)
+            else render_buttons(alert.event)
+        ),
         "allowed_mentions": allowed_mentions(roles),
     }
     return guarded(payload, what=f"{alert.kind.name} alert for event {alert.event.id}")

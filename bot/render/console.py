@@ -37,7 +37,7 @@ def plain_text(text: str) -> str:
 def payload_text(payload: dict[str, Any]) -> str:
     """Render a stored alert (the alert JSON line object) as readable lines for a terminal."""
     message = payload.get("message") or {}
-    event = payload.get("event") or {}
+    event = payload.get("event") or payload.get("launch") or {}  # one item per line
     lines = [f"[{payload.get('kind', '?')}] {event.get('name', '?')} (#{event.get('id', '?')})"]
     for embed in message.get("embeds") or []:
         if embed.get("title"):

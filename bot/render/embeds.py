@@ -61,7 +61,8 @@ def _webcasts(event: Event) -> list[tuple[VideoLink | None, str]]:
         if url and url not in seen:
             seen.add(url)
             found.append((video, url))
-    fallback = ll2_url(event.video_url)  # 2.2.0's single ``video_url``
+    # 2.2.0 events' single ``video_url``; a launch has none (its streams are all in vid_urls).
+    fallback = ll2_url(getattr(event, "video_url", None))
     if fallback and fallback not in seen:
         found.append((None, fallback))
     return found
