@@ -1,4 +1,6 @@
-"""Budget: 24 simulated hours on a virtual clock, adaptive polling versus a fixed 5-minute poll.
+"""Budget: the poll schedule on a virtual clock, on LL2's free tier (15 requests an hour).
+
+Part 1, a day: 24 simulated hours, adaptive polling versus a fixed 5-minute poll.
 
 The real ``Pipeline`` + ``LL2Client`` + ``LL2Emulator`` (free tier: 15 requests per rolling
 hour, enforced by the emulator too) share one ``FakeClock``. The day holds a docking, an EVA
@@ -8,12 +10,22 @@ known time after its ``start_time``, as LL2's editors do. The adaptive run jumps
 each poll ``pipeline.plan()`` asks for; the comparison polls every 5 minutes on the dot.
 Figures: LL2 requests (total and the busiest rolling hour) and the delay from each webcast
 going live in LL2 to its ``webcast_live`` alert leaving the outbox.
+
+Part 2, where polls are worth most (issue 13; the flip-time model is in docs/benchmarks.md),
+each from a cold start (an empty store) with the same real parts:
+
+* **one stream**: one announced stream in the hour; one run per flip time across the model's
+  minutes, and every flip second of the window replayed against the polls the plan made;
+* **three moments**: three streams 3, 25 and 50 minutes after the cold start, each flipping
+  in the first 3 minutes after its start;
+* **flips the model does not expect** (reported, not judged): 10 minutes late, 5 minutes
+  before the announced start, and a date LL2 moves after the plan was made around it.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -125,47 +137,89 @@ class DayResult:
     polls: int = 0
 
 
-async def simulate(
-    workdir: Path, name: str, next_poll: Callable[[Pipeline], datetime]
-) -> DayResult:
-    """Run one simulated day; ``next_poll`` decides when each poll happens."""
-    clock = FakeClock(T0)
+# An LL2 change at a time of the simulated run: (when, what it does to the emulator).
+Change = tuple[datetime, Callable[[LL2Emulator], object]]
+
+
+@dataclass
+class Run:
+    """What one simulated run produced: requests, polls and the alerts that left the outbox."""
+
+    request_times: list[datetime] = field(default_factory=list)
+    poll_times: list[datetime] = field(default_factory=list)
+    alerts: list[tuple[datetime, str, int]] = field(default_factory=list)
+    throttled: int = 0
+
+    def first_alert(self, kind: str, event_id: int) -> datetime | None:
+        """Return when the first ``kind`` alert for ``event_id`` left the outbox."""
+        return min((t for t, k, i in self.alerts if k == kind and i == event_id), default=None)
+
+
+async def simulate_run(
+    workdir: Path,
+    name: str,
+    next_poll: Callable[[Pipeline], datetime],
+    *,
+    events: list[dict[str, Any]],
+    changes: Sequence[Change],
+    start: datetime,
+    end: datetime,
+) -> Run:
+    """Poll LL2 from a cold start at ``start`` until ``end``, making ``changes`` when due."""
+    clock = FakeClock(start)
     engine = make_engine(f"sqlite:///{workdir / f'budget-{name}.db'}")
     upgrade(engine)
-    add_subscriptions(engine, [Subscription(created_at=T0)])  # every kind, every event
-    script: list[tuple[datetime, int, bool]] = sorted(
-        [(w.live_at, w.event_id, True) for w in DAY_PLAN]
-        + [(w.off_at, w.event_id, False) for w in DAY_PLAN]
-    )
-    result = DayResult()
-    async with LL2Emulator(day_events(), clock=clock, requests_per_hour=FREE_TIER) as emulator:
+    add_subscriptions(engine, [Subscription(created_at=start)])  # every kind, every event
+    script = sorted(changes, key=lambda change: change[0])
+    run_ = Run()
+    async with LL2Emulator(events, clock=clock, requests_per_hour=FREE_TIER) as emulator:
         config = load_config(None, env={}, overrides={("ll2", "url"): emulator.url("2.2.0")})
         async with LL2Client(config.ll2, clock=clock) as client:
             sink = RecordingSink(clock)
             pipeline = Pipeline(config=config, engine=engine, client=client, sink=sink, clock=clock)
             previous: datetime | None = None
-            while result.polls < 5_000:
+            while len(run_.poll_times) < 5_000:
                 when = next_poll(pipeline)
-                if when >= T0 + DAY:
+                if when >= end:
                     break
                 if previous is not None and when <= previous:
                     when = previous + timedelta(seconds=1)  # a plan must move time forward
                 previous = when
                 # LL2 changes happen on their own schedule, between our polls.
                 while script and script[0][0] <= when:
-                    change_at, event_id, live = script.pop(0)
+                    change_at, change = script.pop(0)
                     clock.set(max(clock(), change_at))
-                    emulator.set_webcast_live(event_id, live)
+                    change(emulator)
                 clock.set(max(clock(), when))
                 await pipeline.poll()
                 await pipeline.deliver()
-                result.polls += 1
-        result.request_times = [r.time for r in emulator.requests if r.counted]
-        result.throttled = sum(1 for r in emulator.requests if r.status == 429)
+                run_.poll_times.append(clock())
+        run_.request_times = [r.time for r in emulator.requests if r.counted]
+        run_.throttled = sum(1 for r in emulator.requests if r.status == 429)
+        run_.alerts = sink.sent
     engine.dispose()
+    return run_
+
+
+def _live(event_id: int, live: bool = True) -> Callable[[LL2Emulator], object]:
+    return lambda emulator: emulator.set_webcast_live(event_id, live)
+
+
+async def simulate(
+    workdir: Path, name: str, next_poll: Callable[[Pipeline], datetime]
+) -> DayResult:
+    """Run one simulated day; ``next_poll`` decides when each poll happens."""
+    changes: list[Change] = [(w.live_at, _live(w.event_id)) for w in DAY_PLAN]
+    changes += [(w.off_at, _live(w.event_id, False)) for w in DAY_PLAN]
+    day = await simulate_run(
+        workdir, name, next_poll, events=day_events(), changes=changes, start=T0, end=T0 + DAY
+    )
+    result = DayResult(
+        request_times=day.request_times, throttled=day.throttled, polls=len(day.poll_times)
+    )
     for w in DAY_PLAN:
-        alerts = [t for t, kind, eid in sink.sent if kind == "webcast_live" and eid == w.event_id]
-        result.delays[w.event_id] = min(alerts) - w.live_at if alerts else None
+        alert = day.first_alert("webcast_live", w.event_id)
+        result.delays[w.event_id] = alert - w.live_at if alert else None
     return result
 
 
@@ -177,9 +231,10 @@ def busiest_hour(times: list[datetime]) -> int:
 def _figures(label: str, day: DayResult, *, judged: bool) -> list[Figure]:
     delays = [d.total_seconds() for d in day.delays.values() if d is not None]
     missing = [w.name for w in DAY_PLAN if day.delays[w.event_id] is None]
+    seconds = {i: d.total_seconds() for i, d in day.delays.items() if d is not None}
     per_event = ", ".join(
         f"{w.name.split()[0]} {w.type_name.lower()} "
-        + (f"{day.delays[w.event_id].total_seconds():.0f} s" if day.delays[w.event_id] else "-")
+        + (f"{seconds[w.event_id]:.0f} s" if w.event_id in seconds else "-")
         for w in DAY_PLAN
     )
     busiest = busiest_hour(day.request_times)
@@ -245,4 +300,247 @@ async def run(*, quick: bool, workdir: Path) -> list[Figure]:
     every5 = await simulate(workdir, "fixed", fixed)
     figures = _figures("adaptive", smart, judged=True)
     figures += _figures("fixed 5-min poll", every5, judged=False)
+    figures += await one_stream(workdir, adaptive)
+    figures += await three_moments(workdir, adaptive)
+    figures += await unexpected_flips(workdir, adaptive)
+    return figures
+
+
+# --- part 2: where polls are worth most ---------------------------------------------------------
+
+S0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)  # each part-2 run starts cold here
+SECOND = timedelta(seconds=1)
+MINUTE = timedelta(minutes=1)
+ONE_STREAM_AT = S0 + 40 * MINUTE
+# Flip times (seconds after the announced start) across the model's minutes, -1 to +6.
+ONE_STREAM_FLIPS = (-30, 0, 20, 45, 75, 110, 150, 200, 260, 320, 355)
+THREE_STARTS = (S0 + 3 * MINUTE, S0 + 25 * MINUTE, S0 + 50 * MINUTE)
+THREE_FLIPS = (0, 30, 59, 90, 135, 179)  # within the first 3 minutes after each start
+FIRST_MINUTES = 3 * MINUTE
+ONE_STREAM_MEDIAN = timedelta(seconds=30)
+
+
+def stream_event(event_id: int, name: str, start: datetime, *, scheduled: bool = True) -> Any:
+    """Return an event with one webcast announced for ``start``.
+
+    Without ``scheduled`` the webcast has no start time of its own and ``start`` is the
+    event's date (the moment is then the date, as for a launch's T-0).
+    """
+    event = make_event(
+        event_id,
+        name,
+        type_name="Press Event",
+        date=start,
+        last_updated=S0 - timedelta(days=3),
+        video_start=start if scheduled else None,
+    )
+    event["vid_urls"] = event["vid_urls"][:1]
+    if not scheduled:
+        event["vid_urls"][0]["start_time"] = None
+    return event
+
+
+def quiet_background() -> list[dict[str, Any]]:
+    """Return 40 events weeks away, edited days ago."""
+    background = synthetic_events(40, start=S0 + timedelta(days=30), seed=9)
+    for i, event in enumerate(background):
+        event["last_updated"] = format_ll2_datetime(S0 - timedelta(days=3, minutes=7 * i))
+    return background
+
+
+def waits(polls: Sequence[datetime], start: datetime, end: datetime) -> list[float]:
+    """Return, for every flip second in ``[start, end]``, the seconds until a poll sees it."""
+    ordered = sorted(polls)
+    result = []
+    t = start
+    while t <= end:
+        seen = next((p for p in ordered if p >= t), None)
+        result.append((seen - t).total_seconds() if seen else float("inf"))
+        t += SECOND
+    return result
+
+
+def _judged(label: str, value: float, limit: timedelta, limit_label: str, note: str = "") -> Figure:
+    return Figure(
+        "budget",
+        label,
+        value,
+        "s",
+        limit.total_seconds(),
+        limit_label,
+        goal="max",
+        target=1.0,
+        note=note,
+    )
+
+
+async def one_stream(workdir: Path, next_poll: Callable[[Pipeline], datetime]) -> list[Figure]:
+    """One announced stream in the hour: flip -> alert for flips across the model's minutes."""
+    delays: list[float] = []
+    polls: list[datetime] = []
+    busiest = 0
+    for k, offset in enumerate(ONE_STREAM_FLIPS):
+        flip = ONE_STREAM_AT + offset * SECOND
+        result = await simulate_run(
+            workdir,
+            f"one-{k}",
+            next_poll,
+            events=[stream_event(8001, "Crew News Conference", ONE_STREAM_AT), *quiet_background()],
+            changes=[(flip, _live(8001))],
+            start=S0,
+            end=ONE_STREAM_AT + 20 * MINUTE,
+        )
+        alert = result.first_alert("webcast_live", 8001)
+        delays.append((alert - flip).total_seconds() if alert else float("inf"))
+        polls = polls or result.poll_times
+        busiest = max(busiest, busiest_hour(result.request_times))
+    swept = waits(polls, ONE_STREAM_AT - MINUTE, ONE_STREAM_AT + 6 * MINUTE)
+    hot = [p for p in polls if ONE_STREAM_AT - MINUTE <= p <= ONE_STREAM_AT + 6 * MINUTE]
+    shape = " ".join(f"{(p - ONE_STREAM_AT).total_seconds():+.0f}" for p in hot)
+    runs = ", ".join(f"{o:+d}s: {d:.0f}" for o, d in zip(ONE_STREAM_FLIPS, delays, strict=True))
+    return [
+        _judged(
+            "one stream: flip -> alert, median",
+            statistics.median(delays),
+            ONE_STREAM_MEDIAN,
+            "30 s (issue 13)",
+            note=f"{len(delays)} runs, flip at start{runs and ' '}{runs} s",
+        ),
+        _judged("one stream: flip -> alert, max", max(delays), SEEN_WITHIN, "60 s (issue 13)"),
+        _judged(
+            "one stream: every flip second, median",
+            statistics.median(swept),
+            ONE_STREAM_MEDIAN,
+            "30 s",
+            note=f"flips from start-1min to start+6min; polls at start {shape} s; "
+            f"busiest hour {busiest} req",
+        ),
+        _judged("one stream: every flip second, max", max(swept), SEEN_WITHIN, "60 s"),
+    ]
+
+
+async def three_moments(workdir: Path, next_poll: Callable[[Pipeline], datetime]) -> list[Figure]:
+    """Three announced streams within an hour of a cold start, each flipping early."""
+    names = ("Docking Coverage", "Spacewalk Preview", "Crew News Conference")
+    events = [
+        stream_event(8101 + k, name, start)
+        for k, (name, start) in enumerate(zip(names, THREE_STARTS, strict=True))
+    ]
+    delays: list[float] = []
+    swept: list[float] = []
+    polls: list[datetime] = []
+    busiest = 0
+    for k, offset in enumerate(THREE_FLIPS):
+        changes = [
+            (start + offset * SECOND, _live(8101 + i)) for i, start in enumerate(THREE_STARTS)
+        ]
+        result = await simulate_run(
+            workdir,
+            f"three-{k}",
+            next_poll,
+            events=[*events, *quiet_background()],
+            changes=changes,
+            start=S0,
+            end=THREE_STARTS[-1] + 20 * MINUTE,
+        )
+        for i, start in enumerate(THREE_STARTS):
+            alert = result.first_alert("webcast_live", 8101 + i)
+            flip = start + offset * SECOND
+            delays.append((alert - flip).total_seconds() if alert else float("inf"))
+        polls = polls or result.poll_times
+        busiest = max(busiest, busiest_hour(result.request_times))
+    for start in THREE_STARTS:
+        swept += waits(polls, start, start + FIRST_MINUTES)
+    hour = [p for p in polls if p < S0 + HOUR]
+    return [
+        _judged(
+            "three moments: flip (first 3 min) -> alert, max",
+            max(delays),
+            SEEN_WITHIN,
+            "60 s (issue 13)",
+            note=f"{len(delays)} flips at start +{', +'.join(map(str, THREE_FLIPS))} s; "
+            f"median {statistics.median(delays):.0f} s; busiest hour {busiest} req; "
+            f"{len(hour)} polls in the first hour",
+        ),
+        _judged(
+            "three moments: every flip second (3 min), max",
+            max(swept),
+            SEEN_WITHIN,
+            "60 s",
+            note=f"median {statistics.median(swept):.0f} s",
+        ),
+    ]
+
+
+async def unexpected_flips(
+    workdir: Path, next_poll: Callable[[Pipeline], datetime]
+) -> list[Figure]:
+    """Flips the model does not expect: reported, not judged."""
+    at = ONE_STREAM_AT
+    later, earlier = at + 15 * MINUTE, at - 12 * MINUTE
+
+    def move(to: datetime) -> Callable[[LL2Emulator], object]:
+        return lambda emulator: emulator.move_date(8201, to)
+
+    cases: list[tuple[str, str, dict[str, Any], list[Change], datetime]] = [
+        (
+            "10 min late",
+            "flip at start + 10 min",
+            stream_event(8201, "Late", at),
+            [(at + 10 * MINUTE, _live(8201))],
+            at + 10 * MINUTE,
+        ),
+        (
+            "5 min early",
+            "flip at start - 5 min",
+            stream_event(8201, "Early", at),
+            [(at - 5 * MINUTE, _live(8201))],
+            at - 5 * MINUTE,
+        ),
+        (
+            "moved 15 min later",
+            "date moved at start - 10 min; flip at new date + 40 s",
+            stream_event(8201, "Slipped", at, scheduled=False),
+            [(at - 10 * MINUTE, move(later)), (later + 40 * SECOND, _live(8201))],
+            later + 40 * SECOND,
+        ),
+        (
+            "moved 12 min earlier",
+            "date moved at start - 25 min; flip at new date + 40 s",
+            stream_event(8201, "Hurried", at, scheduled=False),
+            [(at - 25 * MINUTE, move(earlier)), (earlier + 40 * SECOND, _live(8201))],
+            earlier + 40 * SECOND,
+        ),
+        (
+            "moved 3 min later, no poll between",
+            "date moved at start - 30 s; flip at new + 40 s",
+            stream_event(8201, "Nudged", at, scheduled=False),
+            [(at - 30 * SECOND, move(at + 3 * MINUTE)), (at + 220 * SECOND, _live(8201))],
+            at + 220 * SECOND,
+        ),
+    ]
+    figures = []
+    for k, (label, what, event, changes, flip) in enumerate(cases):
+        result = await simulate_run(
+            workdir,
+            f"unexpected-{k}",
+            next_poll,
+            events=[event, *quiet_background()],
+            changes=changes,
+            start=S0,
+            end=at + 40 * MINUTE,
+        )
+        alert = result.first_alert("webcast_live", 8201)
+        delay = (alert - flip).total_seconds() if alert else float("inf")
+        figures.append(
+            Figure(
+                "budget",
+                f"unexpected: {label}, flip -> alert",
+                delay,
+                "s",
+                SEEN_WITHIN.total_seconds(),
+                "60 s (reported, not judged)",
+                note=what,
+            )
+        )
     return figures

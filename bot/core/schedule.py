@@ -401,8 +401,10 @@ def plan_next_poll(
         per_hour=requests_per_hour,
         min_interval=min_interval,
     )
-    base = now if last_poll is None else last_poll
-    idle_at = max(base + idle_interval(requests_per_hour, min_interval), floor)
+    # A process that has not polled yet knows nothing: its first poll is as soon as allowed.
+    idle_at = floor
+    if last_poll is not None:
+        idle_at = max(last_poll + idle_interval(requests_per_hour, min_interval), floor)
     idle_at = _budget_frees(recent, requests_per_hour, idle_at)
 
     if hot and hot[0].at <= idle_at:
