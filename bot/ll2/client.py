@@ -8,12 +8,11 @@ import logging
 import math
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
@@ -21,7 +20,7 @@ import httpx
 from bot.config import LL2Settings
 from bot.core.items import Event, EventType
 from bot.core.launches import Launch
-from bot.core.timeutil import Clock, isoformat_z, utcnow
+from bot.core.timeutil import Clock, utcnow
 from bot.ll2.budget import RequestBudget
 from bot.ll2.errors import (
     MAX_WAIT_SECONDS,
@@ -31,6 +30,22 @@ from bot.ll2.errors import (
     LL2HTTPError,
     LL2Throttled,
     LL2Unavailable,
+)
+
+# The client's public types live in bot.ll2.pages and are re-exported here.
+from bot.ll2.pages import (  # noqa: F401
+    MAX_LIMIT,
+    EventFilters,
+    EventPage,
+    ItemT,
+    LaunchFilters,
+    LaunchPage,
+    PageLike,
+    PageT,
+    Rows,
+    ThrottleStatus,
+    plural_paths,
+    version_of,
 )
 from bot.ll2.parse import (
     clean_text,
@@ -42,7 +57,6 @@ from bot.ll2.parse import (
 
 log = logging.getLogger(__name__)
 
-MAX_LIMIT = 100
 _THROTTLE_DETAIL = re.compile(r"available in (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 # Seconds httpx waits for a connection or for each read. A server trickling one byte per
@@ -59,220 +73,6 @@ MAX_REQUEST_LIMIT = 1_000_000
 DEFAULT_RETRY_AFTER = 60.0
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class EventFilters:
-    """Every event filter LL2 understands (DESIGN.md, "LL2"); None means "not given"."""
-
-    type: str | None = None
-    type_ids: Sequence[int] = ()
-    program_ids: Sequence[int] = ()
-    agency_ids: Sequence[int] = ()
-    last_updated_gte: datetime | None = None
-    last_updated_lte: datetime | None = None
-    date_gte: datetime | None = None
-    date_lte: datetime | None = None
-    search: str | None = None
-    ordering: str | None = None
-    limit: int | None = None
-    offset: int | None = None
-    extra: dict[str, str] = field(default_factory=dict)
-
-    def to_params(self) -> dict[str, str]:
-        """Return the query parameters for these filters."""
-        params: dict[str, str] = {}
-        if self.type is not None:
-            params["type"] = self.type
-        for name, ids in (
-            ("type__ids", self.type_ids),
-            ("program", self.program_ids),
-            ("agency__ids", self.agency_ids),
-        ):
-            if ids:
-                params[name] = ",".join(str(i) for i in ids)
-        for name, when in (
-            ("last_updated__gte", self.last_updated_gte),
-            ("last_updated__lte", self.last_updated_lte),
-            ("date__gte", self.date_gte),
-            ("date__lte", self.date_lte),
-        ):
-            if when is not None:
-                params[name] = isoformat_z(when)
-        if self.search:
-            params["search"] = self.search
-        if self.ordering:
-            params["ordering"] = self.ordering
-        if self.limit is not None:
-            if not 1 <= self.limit <= MAX_LIMIT:
-                raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {self.limit}")
-            params["limit"] = str(self.limit)
-        if self.offset is not None:
-            params["offset"] = str(self.offset)
-        params.update(self.extra)
-        return params
-
-
-@dataclass(frozen=True)
-class LaunchFilters:
-    """Every launch filter LL2 understands (DESIGN.md, "LL2"); None means "not given".
-
-    Launches are always asked for in ``mode=detailed``: only it carries ``updates`` and the
-    streams (``vidURLs`` in 2.2.0, ``vid_urls`` in 2.3.0).
-    """
-
-    last_updated_gte: datetime | None = None
-    last_updated_lte: datetime | None = None
-    net_gte: datetime | None = None
-    net_lte: datetime | None = None
-    lsp_ids: Sequence[int] = ()
-    location_ids: Sequence[int] = ()
-    program_ids: Sequence[int] = ()
-    status_ids: Sequence[int] = ()
-    search: str | None = None
-    ordering: str | None = None
-    limit: int | None = None
-    offset: int | None = None
-    hide_recent_previous: bool | None = None
-    extra: dict[str, str] = field(default_factory=dict)
-
-    def to_params(self) -> dict[str, str]:
-        """Return the query parameters for these filters (``mode=detailed`` included)."""
-        params: dict[str, str] = {"mode": "detailed"}
-        for name, ids in (
-            ("lsp__id", self.lsp_ids),
-            ("location__ids", self.location_ids),
-            ("program", self.program_ids),
-            # ``status`` takes one integer; several go in ``status__ids`` (OpenAPI document)
-            ("status" if len(self.status_ids) == 1 else "status__ids", self.status_ids),
-        ):
-            if ids:
-                params[name] = ",".join(str(int(i)) for i in ids)
-        for name, when in (
-            ("last_updated__gte", self.last_updated_gte),
-            ("last_updated__lte", self.last_updated_lte),
-            ("net__gte", self.net_gte),
-            ("net__lte", self.net_lte),
-        ):
-            if when is not None:
-                params[name] = isoformat_z(when)
-        if self.search:
-            params["search"] = self.search
-        if self.ordering:
-            params["ordering"] = self.ordering
-        if self.limit is not None:
-            if not 1 <= self.limit <= MAX_LIMIT:
-                raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {self.limit}")
-            params["limit"] = str(self.limit)
-        if self.offset is not None:
-            params["offset"] = str(self.offset)
-        if self.hide_recent_previous is not None:
-            params["hide_recent_previous"] = "true" if self.hide_recent_previous else "false"
-        params.update(self.extra)
-        return params
-
-
-@dataclass(frozen=True)
-class EventPage:
-    """One page of events, with the items that could not be parsed."""
-
-    events: list[Event]
-    rejected: list[tuple[Any, str]]
-    count: int | None
-    next_url: str | None
-    url: str
-    raw: dict[int, dict[str, Any]] = field(default_factory=dict)
-    size: int = 0  # rows in ``results``, parsed or not, duplicates included
-    limit: int | None = None  # the page size asked for, when one was
-    duplicates: int = 0  # rows dropped because an earlier row had the same id
-
-    @property
-    def span(self) -> int:
-        """Return how many positions of LL2's ordering this page stands for.
-
-        A page is ``results[offset:offset+limit]``: rows beyond ``limit`` (a server that
-        repeats rows) never move the next offset further than ``limit``.
-        """
-        return self.size if self.limit is None else min(self.size, self.limit)
-
-    @property
-    def item_ids(self) -> set[str]:
-        """Return the ids of the page's events, as strings."""
-        return {str(event.id) for event in self.events}
-
-
-@dataclass(frozen=True)
-class LaunchPage:
-    """One page of launches (``mode=detailed``), with the items that could not be parsed."""
-
-    launches: list[Launch]
-    rejected: list[tuple[Any, str]]
-    count: int | None
-    next_url: str | None
-    url: str
-    raw: dict[str, dict[str, Any]] = field(default_factory=dict)
-    size: int = 0  # rows in ``results``, parsed or not, duplicates included
-    limit: int | None = None  # the page size asked for, when one was
-    duplicates: int = 0  # rows dropped because an earlier row had the same id
-
-    @property
-    def span(self) -> int:
-        """Return how many positions of LL2's ordering this page stands for (see EventPage)."""
-        return self.size if self.limit is None else min(self.size, self.limit)
-
-    @property
-    def item_ids(self) -> set[str]:
-        """Return the ids of the page's launches."""
-        return {launch.id for launch in self.launches}
-
-
-class _Page(Protocol):
-    @property
-    def next_url(self) -> str | None: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def item_ids(self) -> set[str]: ...
-
-
-_P = TypeVar("_P", bound=_Page)
-_T = TypeVar("_T", Event, Launch)
-
-
-@dataclass(frozen=True)
-class _Rows(Generic[_T]):
-    """What one list answer held, parsed and deduplicated, before it becomes a page."""
-
-    items: list[_T]
-    raw: dict[Any, dict[str, Any]]
-    rejected: list[tuple[Any, str]]
-    count: int | None
-    next_url: str | None
-    size: int
-    limit: int | None
-    duplicates: int
-
-
-@dataclass(frozen=True)
-class ThrottleStatus:
-    """LL2's own view of our request budget (``/api-throttle/``)."""
-
-    limit: int
-    frequency_secs: int
-    current_use: int
-    next_use_secs: float
-
-
-def version_of(url: str) -> str:
-    """Return the LL2 version named by the URL's last path segment (default 2.2.0)."""
-    segment = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
-    if re.fullmatch(r"\d+\.\d+\.\d+", segment):
-        return segment
-    return "2.2.0"
-
-
-def _plural(version: str) -> bool:
-    return tuple(int(p) for p in version.split(".")) >= (2, 3, 0)
 
 
 class LL2Client:
@@ -348,7 +148,7 @@ class LL2Client:
     # --- paths ------------------------------------------------------------------------------
 
     def _path(self, name: str) -> str:
-        plural = _plural(self.version)
+        plural = plural_paths(self.version)
         paths = {
             "events": "/events/" if plural else "/event/",
             "upcoming": "/events/upcoming/" if plural else "/event/upcoming/",
@@ -438,7 +238,7 @@ class LL2Client:
             await self._sleep(delay)
 
     async def _page(self, url: str, params: dict[str, str] | None = None) -> EventPage:
-        if params is not None and _plural(self.version):
+        if params is not None and plural_paths(self.version):
             # 2.3.0 lists answer in "normal" mode by default, which leaves out agencies and
             # program; lookups and subscriptions filter on both, so ask for the detailed
             # shape (2.2.0's one shape has them). ``next`` links keep the parameter.
@@ -476,9 +276,9 @@ class LL2Client:
         self,
         url: str,
         params: dict[str, str] | None,
-        parse: Callable[[Any], tuple[list[tuple[_T, dict[str, Any]]], list[tuple[Any, str]]]],
+        parse: Callable[[Any], tuple[list[tuple[ItemT, dict[str, Any]]], list[tuple[Any, str]]]],
         what: str,
-    ) -> _Rows[_T]:
+    ) -> Rows[ItemT]:
         data = await self._get_json(url, params)
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise LL2BadResponse(url, "expected an object with a results list")
@@ -496,7 +296,7 @@ class LL2Client:
         parsed, rejected = parse(data["results"])
         # A row repeated on one page (a server padding past ``limit``) is one item: keep its
         # newest version, and say how many rows were repeats so the walk is not misled.
-        unique: dict[Any, tuple[_T, dict[str, Any]]] = {}
+        unique: dict[Any, tuple[ItemT, dict[str, Any]]] = {}
         for item, raw in parsed:
             seen = unique.get(item.id)
             if seen is None or item.last_updated > seen[0].last_updated:
@@ -512,7 +312,7 @@ class LL2Client:
                 len(unique),
                 what,
             )
-        return _Rows(
+        return Rows(
             items=[item for item, _ in unique.values()],
             raw={item.id: raw for item, raw in unique.values()},
             rejected=rejected,
@@ -545,11 +345,11 @@ class LL2Client:
         self,
         first_url: str,
         params: dict[str, str],
-        fetch: Callable[[str, dict[str, str] | None], Awaitable[_P]],
+        fetch: Callable[[str, dict[str, str] | None], Awaitable[PageT]],
         what: str,
         *,
         max_pages: int | None = None,
-    ) -> AsyncIterator[_P]:
+    ) -> AsyncIterator[PageT]:
         page = await fetch(first_url, params)
         pages = 1
         guard = _NextGuard(first_url, params)
