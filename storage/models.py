@@ -1,4 +1,4 @@
-"""SQLModel tables: events and what hangs off them, subscriptions, the outbox, sync state."""
+"""SQLModel tables: events, launches and their parts, subscriptions, the outbox, sync state."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ class EventRow(SQLModel, table=True):
     snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     # LL2's own JSON as received, so a newer tminus can re-read fields without refetching.
     raw: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # The date (and precision) users were last told: the first one seen, then each date a
+    # ``rescheduled`` alert announced. Slips compare with it, not with the previous snapshot,
+    # so small steps that add up are announced once they pass the threshold.
+    announced_date: datetime | None = _utc(default=None, nullable=True)
+    announced_precision: str | None = None
     first_seen_at: datetime = _utc()
     seen_at: datetime = _utc()
 
@@ -148,6 +153,14 @@ class Subscription(SQLModel, table=True):
     agency_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     program_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     kinds: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # ``events``, ``launches`` or ``all``. Subscriptions made before launches existed follow
+    # events only (migration 0005 says so); a new one follows every feed unless told.
+    feed: str = Field(default="all", sa_column_kwargs={"server_default": "all"})
+    # Launch filters (LL2 launch service provider and pad location ids); empty = any.
+    provider_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    location_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Words: an item whose name or mission contains one (any case) is skipped ("Starlink").
+    exclude: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reminder_leads: list[int] = Field(  # seconds
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
@@ -225,7 +238,7 @@ class DeliverySubscription(SQLModel, table=True):
 
 
 class SyncState(SQLModel, table=True):
-    """Progress of one feed (``events``, later ``launches``): watermarks, last success, budget."""
+    """Progress of one feed (``events``, ``launches``): watermarks, last success, budget."""
 
     __tablename__ = "sync_state"
 
@@ -257,3 +270,95 @@ class LL2BudgetRow(SQLModel, table=True):
     blocked_until: datetime | None = _utc(default=None, nullable=True)
     per_hour: int
     saved_at: datetime = _utc()
+
+
+# --- launches -------------------------------------------------------------------------------
+
+
+class LaunchRow(SQLModel, table=True):
+    """A launch as last seen, with normalised columns for lookups and its raw LL2 JSON."""
+
+    __tablename__ = "launches"
+    __table_args__ = (
+        Index("ix_launches_net", "net"),
+        Index("ix_launches_last_updated", "last_updated"),
+        Index("ix_launches_name_lower", "name_lower"),
+        Index("ix_launches_provider_net", "provider_id", "net"),
+        Index("ix_launches_location_net", "location_id", "net"),
+        Index("ix_launches_slug", "slug"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)  # LL2's UUID, lower-case with dashes
+    name: str = Field(sa_type=Text)
+    name_lower: str = Field(sa_type=Text)
+    slug: str | None = Field(default=None, sa_type=Text)
+    # Name and mission together, lower-case: what ``search`` matches.
+    search_text: str = Field(default="", sa_type=Text)
+    mission_name: str | None = Field(default=None, sa_type=Text)
+    status_id: int | None = None
+    status_name: str | None = None
+    status_abbrev: str | None = None
+    net: datetime | None = _utc(default=None, nullable=True)
+    net_precision: str | None = None
+    window_start: datetime | None = _utc(default=None, nullable=True)
+    window_end: datetime | None = _utc(default=None, nullable=True)
+    provider_id: int | None = Field(default=None, sa_type=BigInteger)
+    provider_name: str | None = Field(default=None, sa_type=Text)
+    location_id: int | None = Field(default=None, sa_type=BigInteger)
+    location_name: str | None = Field(default=None, sa_type=Text)
+    webcast_live: bool = False
+    last_updated: datetime = _utc()
+    # The alert-relevant state as last diffed (dict of Launch fields), for change detection.
+    snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # LL2's own JSON as received, so a newer tminus can re-read fields without refetching.
+    raw: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # The NET users were last told (see EventRow.announced_date).
+    announced_date: datetime | None = _utc(default=None, nullable=True)
+    announced_precision: str | None = None
+    first_seen_at: datetime = _utc()
+    seen_at: datetime = _utc()
+
+
+class LaunchProviderRow(SQLModel, table=True):
+    """A launch service provider seen in a launch (``SpaceX``), for filters and autocomplete."""
+
+    __tablename__ = "launch_providers"
+
+    id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    name: str = Field(sa_type=Text)
+    abbrev: str | None = None
+
+
+class LaunchLocationRow(SQLModel, table=True):
+    """A launch site (a pad's location) seen in a launch, for filters and autocomplete."""
+
+    __tablename__ = "launch_locations"
+
+    id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    name: str = Field(sa_type=Text)
+    country_code: str | None = None
+
+
+class LaunchProgram(SQLModel, table=True):
+    """Link between a launch and a program (names in ``programs``, shared with events)."""
+
+    __tablename__ = "launch_programs"
+    __table_args__ = (Index("ix_launch_programs_program", "program_id"),)
+
+    launch_id: str = Field(
+        primary_key=True, max_length=36, foreign_key="launches.id", ondelete="CASCADE"
+    )
+    program_id: int = Field(primary_key=True)
+
+
+class LaunchVideoRow(SQLModel, table=True):
+    """A webcast link of a launch (its ``start_time`` is a moment the poll plan values)."""
+
+    __tablename__ = "launch_videos"
+
+    id: int | None = Field(default=None, primary_key=True)
+    launch_id: str = Field(max_length=36, foreign_key="launches.id", index=True, ondelete="CASCADE")
+    url: str = Field(sa_type=Text)
+    priority: int | None = None
+    start_time: datetime | None = _utc(default=None, nullable=True, index=True)
+    live: bool | None = None

@@ -21,6 +21,11 @@ from storage.models import (
     EventRow,
     EventTypeRow,
     EventUpdateRow,
+    LaunchLocationRow,
+    LaunchProgram,
+    LaunchProviderRow,
+    LaunchRow,
+    LaunchVideoRow,
     LL2BudgetRow,
     ProgramRow,
     Subscription,
@@ -50,6 +55,18 @@ class EventRecord:
     programs: list[tuple[int, str]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     videos: list[dict[str, Any]] = field(default_factory=list)
+    # The date users were last told (see EventRow.announced_date); None: the current date.
+    announced_date: datetime | None = None
+    announced_precision: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """What change detection needs of a stored item: its snapshot and the date announced."""
+
+    snapshot: dict[str, Any]
+    announced_date: datetime | None
+    announced_precision: str | None
 
 
 def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> int:
@@ -99,6 +116,25 @@ def load_snapshots(*, session: Session, event_ids: Iterable[int]) -> dict[int, d
     return {row[0]: dict(row[1]) for row in rows}
 
 
+def stored_items(
+    *, session: Session, feed: str, item_ids: Iterable[str]
+) -> dict[str, StoredItem]:
+    """Return, by string id, the stored state of each known item of ``feed`` among the ids."""
+    model: Any = LaunchRow if feed == "launches" else EventRow
+    if feed == "launches":
+        ids: list[Any] = list(set(item_ids))
+    else:
+        ids = list({int(i) for i in item_ids})
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(
+            model.id, model.snapshot, model.announced_date, model.announced_precision
+        ).where(col(model.id).in_(ids))
+    ).all()
+    return {str(r[0]): StoredItem(dict(r[1]), r[2], r[3]) for r in rows}
+
+
 def save_events(*, session: Session, records: Sequence[EventRecord], now: datetime) -> None:
     """Insert or replace events and their updates, videos, agencies and programs."""
     if not records:
@@ -118,6 +154,10 @@ def save_events(*, session: Session, records: Sequence[EventRecord], now: dateti
             "last_updated": record.last_updated,
             "snapshot": record.snapshot,
             "raw": record.raw,
+            "announced_date": record.announced_date or record.date,
+            "announced_precision": (
+                record.announced_precision if record.announced_date else record.date_precision
+            ),
             "seen_at": now,
             "first_seen_at": now,
         }
@@ -306,6 +346,228 @@ def programs(*, session: Session) -> list[ProgramRow]:
 def count_events(*, session: Session) -> int:
     """Return how many events are stored."""
     return int(session.exec(select(func.count()).select_from(EventRow)).one())
+
+
+# --- launches -------------------------------------------------------------------------------
+
+
+@dataclass
+class LaunchRecord:
+    """Everything stored about one launch, in plain values (no LL2 wire format)."""
+
+    id: str
+    name: str
+    slug: str | None
+    mission_name: str | None
+    status_id: int | None
+    status_name: str | None
+    status_abbrev: str | None
+    net: datetime | None
+    net_precision: str | None
+    window_start: datetime | None
+    window_end: datetime | None
+    provider: tuple[int, str, str | None] | None  # (id, name, abbrev)
+    location: tuple[int, str, str | None] | None  # (id, name, country code)
+    webcast_live: bool
+    last_updated: datetime
+    snapshot: dict[str, Any]
+    raw: dict[str, Any]
+    programs: list[tuple[int, str]] = field(default_factory=list)
+    # (url, priority, start_time, live) of each webcast link.
+    videos: list[tuple[str, int | None, datetime | None, bool | None]] = field(
+        default_factory=list
+    )
+    announced_date: datetime | None = None  # None: the current NET
+    announced_precision: str | None = None
+
+
+def save_launches(*, session: Session, records: Sequence[LaunchRecord], now: datetime) -> None:
+    """Insert or replace launches and their providers, locations, programs and webcasts."""
+    if not records:
+        return
+    ids = [r.id for r in records]
+    rows = [
+        {
+            "id": r.id,
+            "name": r.name,
+            "name_lower": r.name.lower(),
+            "slug": r.slug,
+            "search_text": f"{r.name}\n{r.mission_name or ''}".lower(),
+            "mission_name": r.mission_name,
+            "status_id": r.status_id,
+            "status_name": r.status_name,
+            "status_abbrev": r.status_abbrev,
+            "net": r.net,
+            "net_precision": r.net_precision,
+            "window_start": r.window_start,
+            "window_end": r.window_end,
+            "provider_id": r.provider[0] if r.provider else None,
+            "provider_name": r.provider[1] if r.provider else None,
+            "location_id": r.location[0] if r.location else None,
+            "location_name": r.location[1] if r.location else None,
+            "webcast_live": r.webcast_live,
+            "last_updated": r.last_updated,
+            "snapshot": r.snapshot,
+            "raw": r.raw,
+            "announced_date": r.announced_date or r.net,
+            "announced_precision": r.announced_precision if r.announced_date else r.net_precision,
+            "seen_at": now,
+            "first_seen_at": now,
+        }
+        for r in records
+    ]
+    _upsert(session, LaunchRow, rows, ["id"], keep={"first_seen_at"})
+    session.flush()
+    for model in (LaunchProgram, LaunchVideoRow):
+        session.exec(delete(model).where(col(model.launch_id).in_(ids)))
+    providers = {r.provider[0]: r.provider for r in records if r.provider}
+    _upsert(
+        session,
+        LaunchProviderRow,
+        [{"id": p[0], "name": p[1], "abbrev": p[2]} for p in providers.values()],
+        ["id"],
+    )
+    locations = {r.location[0]: r.location for r in records if r.location}
+    _upsert(
+        session,
+        LaunchLocationRow,
+        [{"id": p[0], "name": p[1], "country_code": p[2]} for p in locations.values()],
+        ["id"],
+    )
+    programs = {p[0]: p for r in records for p in r.programs}
+    _upsert(session, ProgramRow, [{"id": p[0], "name": p[1]} for p in programs.values()], ["id"])
+    _insert_ignore(
+        session,
+        LaunchProgram,
+        [{"launch_id": r.id, "program_id": p[0]} for r in records for p in r.programs],
+    )
+    videos = [
+        LaunchVideoRow(launch_id=r.id, url=url, priority=priority, start_time=start, live=live)
+        for r in records
+        for url, priority, start, live in r.videos
+    ]
+    if videos:
+        session.add_all(videos)
+    session.flush()
+
+
+def get_launch(*, session: Session, launch_id: str) -> LaunchRow | None:
+    """Return one stored launch by its UUID."""
+    return session.get(LaunchRow, launch_id.lower())
+
+
+def get_launch_by_slug(*, session: Session, slug: str) -> LaunchRow | None:
+    """Return the stored launch with this slug (the newest NET when several share it)."""
+    query = (
+        select(LaunchRow)
+        .where(col(LaunchRow.slug) == slug)
+        .order_by(col(LaunchRow.net).desc(), col(LaunchRow.id))
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def upcoming_launches(
+    *,
+    session: Session,
+    after: datetime,
+    provider_ids: Sequence[int] = (),
+    location_ids: Sequence[int] = (),
+    program_ids: Sequence[int] = (),
+    limit: int = 10,
+) -> list[LaunchRow]:
+    """Return launches with a NET at or after ``after``, soonest first, matching the filters."""
+    query = select(LaunchRow).where(col(LaunchRow.net) >= after)
+    if provider_ids:
+        query = query.where(col(LaunchRow.provider_id).in_(provider_ids))
+    if location_ids:
+        query = query.where(col(LaunchRow.location_id).in_(location_ids))
+    if program_ids:
+        query = query.where(
+            col(LaunchRow.id).in_(
+                select(LaunchProgram.launch_id).where(
+                    col(LaunchProgram.program_id).in_(program_ids)
+                )
+            )
+        )
+    query = query.order_by(col(LaunchRow.net), col(LaunchRow.id)).limit(limit)
+    return list(session.exec(query).all())
+
+
+def launches_between(*, session: Session, start: datetime, end: datetime) -> list[LaunchRow]:
+    """Return launches with a NET in ``[start, end]``, soonest first."""
+    query = (
+        select(LaunchRow)
+        .where(col(LaunchRow.net) >= start, col(LaunchRow.net) <= end)
+        .order_by(col(LaunchRow.net), col(LaunchRow.id))
+    )
+    return list(session.exec(query).all())
+
+
+def launch_moments(
+    *, session: Session, start: datetime, end: datetime
+) -> list[tuple[str, datetime | None, str | None, datetime | None]]:
+    """Return ``(id, net, net precision, window start)`` of launches near ``[start, end]``."""
+    query = select(
+        LaunchRow.id, LaunchRow.net, LaunchRow.net_precision, LaunchRow.window_start
+    ).where(
+        or_(
+            (col(LaunchRow.net) >= start) & (col(LaunchRow.net) <= end),
+            (col(LaunchRow.window_start) >= start) & (col(LaunchRow.window_start) <= end),
+        )
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in session.exec(query).all()]
+
+
+def live_launches(*, session: Session) -> list[LaunchRow]:
+    """Return launches whose webcast is live, soonest NET first."""
+    query = select(LaunchRow).where(col(LaunchRow.webcast_live)).order_by(col(LaunchRow.net))
+    return list(session.exec(query).all())
+
+
+def search_launches(
+    *, session: Session, query: str, limit: int = 10, upcoming_from: datetime | None = None
+) -> list[LaunchRow]:
+    """Return launches whose name or mission contains ``query`` (any case), upcoming first."""
+    pattern = f"%{_like_escape(query.lower().strip())}%"
+    statement = select(LaunchRow).where(col(LaunchRow.search_text).like(pattern, escape="\\"))
+    if upcoming_from is not None:
+        past = col(LaunchRow.net) < upcoming_from
+        statement = statement.order_by(
+            func.coalesce(past, False),
+            func.abs(func.coalesce(_epoch(session, LaunchRow.net, upcoming_from), 0)),
+            col(LaunchRow.id),
+        )
+    else:
+        statement = statement.order_by(col(LaunchRow.net).desc(), col(LaunchRow.id))
+    return list(session.exec(statement.limit(limit)).all())
+
+
+def launch_video_start_times(
+    *, session: Session, start: datetime, end: datetime
+) -> list[tuple[str, datetime]]:
+    """Return ``(launch id, webcast start)`` for launch streams starting in ``[start, end]``."""
+    query = select(LaunchVideoRow.launch_id, LaunchVideoRow.start_time).where(
+        col(LaunchVideoRow.start_time) >= start, col(LaunchVideoRow.start_time) <= end
+    )
+    return [(launch_id, t) for launch_id, t in session.exec(query).all() if t is not None]
+
+
+def launch_providers(*, session: Session) -> list[tuple[int, str, str | None]]:
+    """Return ``(id, name, abbrev)`` of every known launch service provider, by name."""
+    query = select(LaunchProviderRow).order_by(col(LaunchProviderRow.name))
+    return [(p.id, p.name, p.abbrev) for p in session.exec(query).all()]
+
+
+def launch_locations(*, session: Session) -> list[tuple[int, str, str | None]]:
+    """Return ``(id, name, None)`` of every known launch site, by name (shaped like providers)."""
+    query = select(LaunchLocationRow).order_by(col(LaunchLocationRow.name))
+    return [(p.id, p.name, None) for p in session.exec(query).all()]
+
+
+def count_launches(*, session: Session) -> int:
+    """Return how many launches are stored."""
+    return int(session.exec(select(func.count()).select_from(LaunchRow)).one())
 
 
 # --- subscriptions --------------------------------------------------------------------------

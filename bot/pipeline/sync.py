@@ -22,6 +22,7 @@ from bot.config import AlertSettings
 from bot.core.alerts import Alert, AlertKind, reminder_alert
 from bot.core.changes import detect_changes, reminder_due_times, subscription_matches
 from bot.core.items import Event
+from bot.core.launches import Launch
 from bot.core.timeutil import Clock, utcnow
 from bot.ll2.client import MAX_LIMIT, EventFilters, LL2Client
 from bot.pipeline.crashpoints import crashpoint
@@ -130,6 +131,43 @@ def _held_copy(path: Path) -> str | None:
 def event_from_snapshot(snapshot: dict[str, Any]) -> Event:
     """Rebuild an :class:`Event` from its stored snapshot."""
     return Event.model_validate(snapshot)
+
+
+def launch_from_snapshot(snapshot: dict[str, Any]) -> Launch:
+    """Rebuild a :class:`Launch` from its stored snapshot."""
+    return Launch.model_validate(snapshot)
+
+
+def launch_record(launch: Launch, raw: dict[str, Any] | None = None) -> queries.LaunchRecord:
+    """Turn a parsed launch into the plain values the store keeps."""
+    status = launch.status
+    provider = launch.launch_service_provider
+    location = launch.pad.location if launch.pad else None
+    return queries.LaunchRecord(
+        id=launch.id,
+        name=launch.name,
+        slug=launch.slug,
+        mission_name=launch.mission.name if launch.mission else None,
+        status_id=status.id if status else None,
+        status_name=status.name if status else None,
+        status_abbrev=status.abbrev if status else None,
+        net=launch.net,
+        net_precision=launch.net_precision.name if launch.net_precision else None,
+        window_start=launch.window_start,
+        window_end=launch.window_end,
+        provider=(provider.id, provider.name, provider.abbrev) if provider else None,
+        location=(
+            (location.id, location.name, location.country_code)
+            if location is not None and location.id is not None
+            else None
+        ),
+        webcast_live=launch.webcast_live,
+        last_updated=launch.last_updated,
+        snapshot=launch.model_dump(mode="json"),
+        raw=raw if raw is not None else launch.model_dump(mode="json"),
+        programs=[(p.id, p.name) for p in launch.programs],
+        videos=[(v.url, v.priority, v.start_time, v.live) for v in launch.vid_urls],
+    )
 
 
 def destination(subscription: Subscription) -> str:
