@@ -166,6 +166,12 @@ class Subscription(SQLModel, table=True):
     )
     mention_role_id: int | None = Field(default=None, sa_type=BigInteger)
     paused_reason: str | None = None
+    # ``feed`` (one message per alert) or ``card`` (one living message per item; invariant 10).
+    style: str = "feed"
+    # Mirror matching items as Discord guild scheduled events (invariant 11).
+    scheduled_events: bool = False
+    # Why only the scheduled-event part is paused (a 403 from Discord); alerts go on.
+    scheduled_events_paused_reason: str | None = None
     # For subscriptions made from CLI flags (``tminus watch``): one row per distinct flag set.
     implicit_key: str | None = Field(default=None, unique=True)
     created_by: int | None = Field(default=None, sa_type=BigInteger)
@@ -270,6 +276,60 @@ class LL2BudgetRow(SQLModel, table=True):
     blocked_until: datetime | None = _utc(default=None, nullable=True)
     per_hour: int
     saved_at: datetime = _utc()
+
+
+class CardMessage(SQLModel, table=True):
+    """The living card of one item in one channel (invariant 10).
+
+    ``generation`` counts re-creations after a person deleted the card: the creation nonce is
+    derived from it, so a re-created card never reuses a deleted message's nonce.
+    """
+
+    __tablename__ = "card_messages"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "feed", "item_id", name="uq_card_messages_item"),
+        Index("ix_card_messages_item", "feed", "item_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: int | None = Field(default=None, sa_type=BigInteger)
+    channel_id: int = Field(sa_type=BigInteger)
+    feed: str
+    item_id: str
+    generation: int = 0
+    # None while the card is (re-)created: the message a person deleted is forgotten.
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    # The item state last written (its ``last_updated``): older states never overwrite it.
+    version: datetime | None = _utc(default=None, nullable=True)
+    # What the card remembers across states: the date it showed, dates it slipped from, live.
+    history: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # A claim on the card while one process edits it (several ``tminus run`` processes).
+    claimed_until: datetime | None = _utc(default=None, nullable=True)
+    done: bool = False  # the item reached its outcome: nothing more to edit
+    created_at: datetime = _utc()
+    edited_at: datetime | None = _utc(default=None, nullable=True)
+
+
+class ScheduledEventRow(SQLModel, table=True):
+    """A Discord guild scheduled event we made for one item, and what we last set on it."""
+
+    __tablename__ = "scheduled_events"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "feed", "item_id", name="uq_scheduled_events_item"),
+        Index("ix_scheduled_events_guild", "guild_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: int = Field(sa_type=BigInteger)
+    feed: str
+    item_id: str
+    discord_id: int | None = Field(default=None, sa_type=BigInteger)
+    # What we last set: name, description, start, end, location (ISO times), to tell a
+    # person's edit apart from ours.
+    sent: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # scheduled, active, ended, cancelled, hands_off (a person edited it), gone
+    state: str = "scheduled"
+    updated_at: datetime = _utc()
 
 
 # --- launches -------------------------------------------------------------------------------

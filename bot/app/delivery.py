@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.app.sink import GlobalPacer, classify, message_kwargs, nonce_for
+from bot.app.sink import UNKNOWN_MESSAGE, GlobalPacer, classify, message_kwargs, nonce_for
+from bot.pipeline.cards import CardGone
 from bot.pipeline.delivery import DeliveryWorker
+from bot.render import MessagePayload
 from storage.models import Delivery, Subscription
 
 if TYPE_CHECKING:
@@ -55,6 +57,59 @@ class DiscordSink:
             raise classify(exc, channel_id) from exc
         return message.id
 
+    async def create_card(
+        self, *, guild_id: int | None, channel_id: int, payload: MessagePayload, nonce: str
+    ) -> int:
+        """Post a new card with its creation nonce; return its message id."""
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
+        await self.pacer.wait()
+        try:
+            message = await channel.send(nonce=nonce, **message_kwargs(payload))
+        except (TimeoutError, discord.HTTPException, OSError) as exc:
+            raise _card_error(exc, channel_id) from exc
+        return message.id
+
+    async def edit_card(self, *, channel_id: int, message_id: int, payload: MessagePayload) -> None:
+        """PATCH a card to its new state (paced with the posts: one global limit)."""
+        channel = self.bot.get_partial_messageable(channel_id)
+        kwargs = message_kwargs(payload)
+        kwargs.setdefault("view", None)  # no buttons now: remove the ones it had
+        await self.pacer.wait()
+        try:
+            await channel.get_partial_message(message_id).edit(**kwargs)
+        except (TimeoutError, discord.HTTPException, OSError) as exc:
+            raise _card_error(exc, channel_id) from exc
+
+    async def reply(
+        self,
+        *,
+        guild_id: int | None,
+        channel_id: int,
+        payload: MessagePayload,
+        nonce: str,
+        reply_to: int,
+    ) -> int:
+        """Post a card's ping as a reply to the card."""
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
+        reference = discord.MessageReference(
+            message_id=reply_to, channel_id=channel_id, fail_if_not_exists=False
+        )
+        await self.pacer.wait()
+        try:
+            message = await channel.send(
+                nonce=nonce, reference=reference, **message_kwargs(payload)
+            )
+        except (TimeoutError, discord.HTTPException, OSError) as exc:
+            raise classify(exc, channel_id) from exc
+        return message.id
+
+
+def _card_error(exc: BaseException, channel_id: int) -> Exception:
+    """Map a card write's failure: 404 Unknown Message means a person deleted the card."""
+    if isinstance(exc, discord.NotFound) and exc.code == UNKNOWN_MESSAGE:
+        return CardGone(str(exc))
+    return classify(exc, channel_id)
+
 
 class ChannelDelivery:
     """Drain the outbox into Discord channels until stopped; woken when alerts are enqueued."""
@@ -91,6 +146,12 @@ class ChannelDelivery:
             self.wake.clear()
             try:
                 report = await self.worker.drain()
+                if self.worker.cards is not None:
+                    # After the drain: cards just created are current; the rest catch up,
+                    # one edit each however many changes came in since (coalescing).
+                    edited = await self.worker.cards.refresh()
+                    if edited:
+                        log.info("edited %d cards", edited)
                 if report.sent or report.failed or report.retried:
                     log.info(
                         "delivered %d, retrying %d, failed %d, paused %d",

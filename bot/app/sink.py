@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 MISSING_ACCESS = 50001
 MISSING_PERMISSIONS = 50013
 UNKNOWN_CHANNEL = 10003
+UNKNOWN_MESSAGE = 10008  # a card a person deleted (or its nonce, for a few minutes after)
 CANNOT_SEND_IN_THREAD = 50083  # archived thread
 
 

@@ -18,6 +18,7 @@ from typing import Protocol, TextIO
 from sqlalchemy import Engine
 
 from bot.core.timeutil import Clock, utcnow
+from bot.pipeline.cards import CardGone, CardKeeper, CardSink, Written, is_card, is_loud
 from bot.pipeline.crashpoints import crashpoint
 from bot.render.console import payload_text
 from storage import queries
@@ -101,6 +102,12 @@ class DeliveryWorker:
         self.max_backoff = max_backoff
         # Told (outcome, delivery, when) after each attempt is recorded in the store.
         self.observers: list[DeliveryObserver] = []
+        # Card subscriptions need a sink that can keep cards; others post as before.
+        self.cards: CardKeeper | None = (
+            CardKeeper(engine, sink, clock=clock, serves=serves, concurrency=concurrency)
+            if isinstance(sink, CardSink)
+            else None
+        )
 
     def _observe(self, outcome: str, delivery: Delivery, at: datetime) -> None:
         for observer in self.observers:
@@ -135,9 +142,11 @@ class DeliveryWorker:
         # console subscription. Each delivery goes out once, on behalf of the first active
         # subscription it serves (the sink needs only its destination).
         queues: dict[tuple[str, int], list[tuple[Delivery, Subscription]]] = defaultdict(list)
+        serving: dict[int, list[Subscription]] = {}
         for delivery in due:
             assert delivery.id is not None
-            sub = next((subs[i] for i in served_by.get(delivery.id, ()) if i in subs), None)
+            serving[delivery.id] = [subs[i] for i in served_by.get(delivery.id, ()) if i in subs]
+            sub = next(iter(serving[delivery.id]), None)
             if sub is None or sub.id is None:
                 continue
             where = ("channel", delivery.channel_id) if delivery.channel_id else ("sub", sub.id)
@@ -148,17 +157,57 @@ class DeliveryWorker:
             async with semaphore:
                 # One destination's alerts go out in order; different channels in parallel.
                 for delivery, sub in items:
-                    if not await self._deliver(delivery, sub, report):
+                    assert delivery.id is not None
+                    if not await self._deliver(delivery, sub, report, serving[delivery.id]):
                         break
 
         await asyncio.gather(*(run(items) for items in queues.values()))
         return report
 
-    async def _deliver(self, delivery: Delivery, sub: Subscription, report: DrainReport) -> bool:
+    async def _send(
+        self, delivery: Delivery, sub: Subscription, serving: Sequence[Subscription]
+    ) -> tuple[int | None, Written | None]:
+        """Send one delivery: a message, or (card subscriptions) the card and maybe a ping.
+
+        Returns the message id and, when a card was just created, its write to record with
+        the delivery (one transaction: invariant 10).
+        """
+        cards = [s for s in serving if is_card(s)]
+        if not cards or self.cards is None or delivery.channel_id is None:
+            return await self.sink.send(delivery, sub), None
+        try:
+            card_id, written = await self.cards.ensure_card(delivery)
+        except CardGone as exc:
+            raise TransientSinkError(
+                "card nonce points at a deleted message; fresh nonce next"
+            ) from exc
+        except (LookupError, TimeoutError) as exc:
+            raise TransientSinkError(str(exc)) from exc
+        if written is not None and is_loud(delivery):
+            # The ping comes next: record the card first, so a crash before the ping cannot
+            # lose the card's id (the ping's own nonce keeps it single).
+            with session_scope(self.engine) as session:
+                written.record(session, self.clock())
+            written = None
+        if len(cards) < len(serving):
+            # Feed-style subscriptions of the same channel get the full message (one per
+            # channel per alert, invariant 9); it stands in for the card's ping.
+            return await self.sink.send(delivery, sub), written
+        if is_loud(delivery):
+            return await self.cards.ping(delivery, card_id), written
+        return card_id, written
+
+    async def _deliver(
+        self,
+        delivery: Delivery,
+        sub: Subscription,
+        report: DrainReport,
+        serving: Sequence[Subscription] = (),
+    ) -> bool:
         """Send one delivery; return False when the rest of this destination's must wait."""
         assert delivery.id is not None
         try:
-            message_id = await self.sink.send(delivery, sub)
+            message_id, written = await self._send(delivery, sub, serving or [sub])
         except TransientSinkError as exc:
             attempts = delivery.attempts + 1
             with session_scope(self.engine) as session:
@@ -219,6 +268,8 @@ class DeliveryWorker:
         crashpoint("after_send")
         sent_at = self.clock()
         with session_scope(self.engine) as session:
+            if written is not None:
+                written.record(session, sent_at)
             queries.mark_sent(
                 session=session, delivery_id=delivery.id, now=sent_at, message_id=message_id
             )

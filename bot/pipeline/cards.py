@@ -1,0 +1,387 @@
+"""Living cards (docs/architecture.md, invariant 10): one message per (channel, item).
+
+The delivery worker hands a card subscription's deliveries here. The first one for an item
+creates the card (a nonce derived from the card and its generation, so a resend after a
+crash returns the same message) and stores its message id in the transaction that records
+the delivery. Later changes do not queue edits: :meth:`CardKeeper.refresh` compares each
+open card's written version (the item's ``last_updated``) with the stored item and edits
+the card once to the item's current state, so a burst of changes is one edit and an older
+state never overwrites a newer one. Pings (webcast live, reminders of 1 h or less, a launch
+result) are short separate messages replying to the card.
+
+Items are read per feed through :data:`ITEM_LOADERS` (events here; launches register theirs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.core.items import Event
+from bot.core.launches import Launch
+from bot.core.timeutil import Clock, parse_duration, utcnow
+from bot.pipeline.crashpoints import crashpoint
+from bot.render.cards import FINAL_PHASES, CardHistory, advance, phase, render_card, render_ping
+from bot.render.payload import MessagePayload
+from storage import queries
+from storage.db import session_scope
+from storage.models import CardMessage, Delivery, Subscription
+
+log = logging.getLogger(__name__)
+
+Item = Event | Launch
+CARD_STYLE = "card"
+# Reminders this close to the start still ping a card subscription; longer ones only edit.
+LOUD_REMINDER = timedelta(hours=1)
+RESULT_STATUS_IDS = frozenset({3, 4, 7, 9})
+# How long one process holds a card while it edits it (PostgreSQL: several processes).
+CLAIM = timedelta(seconds=30)
+
+
+class CardGone(Exception):
+    """The card's message no longer exists (a person deleted it: 404 Unknown Message)."""
+
+
+@runtime_checkable
+class CardSink(Protocol):
+    """A sink that can keep cards: create, edit, and reply to one."""
+
+    async def create_card(
+        self, *, guild_id: int | None, channel_id: int, payload: MessagePayload, nonce: str
+    ) -> int:
+        """Post a new card with ``nonce``; return its message id (raise CardGone on 10008)."""
+        ...
+
+    async def edit_card(self, *, channel_id: int, message_id: int, payload: MessagePayload) -> None:
+        """Replace the card's content; raise CardGone when the message is gone."""
+        ...
+
+    async def reply(
+        self,
+        *,
+        guild_id: int | None,
+        channel_id: int,
+        payload: MessagePayload,
+        nonce: str,
+        reply_to: int,
+    ) -> int:
+        """Post a short message replying to a card; return its id."""
+        ...
+
+
+ItemLoader = Callable[[Session, Sequence[str]], dict[str, tuple[datetime, Item]]]
+
+
+def _load_events(session: Session, item_ids: Sequence[str]) -> dict[str, tuple[datetime, Item]]:
+    ids = [int(i) for i in item_ids if i.lstrip("-").isdigit()]
+    found: dict[str, tuple[datetime, Item]] = {}
+    for event_id, (version, snapshot) in queries.event_states(
+        session=session, event_ids=ids
+    ).items():
+        try:
+            found[str(event_id)] = (version, Event.model_validate(snapshot))
+        except ValidationError:
+            log.warning("event %s: stored snapshot unreadable; its cards wait", event_id)
+    return found
+
+
+# One loader per feed: (session, item ids) -> {item id: (version, item)}.
+ITEM_LOADERS: dict[str, ItemLoader] = {"events": _load_events}
+
+
+def load_items(
+    session: Session, feed: str, item_ids: Sequence[str]
+) -> dict[str, tuple[datetime, Item]]:
+    """Return the stored state of items of one feed (those the store has)."""
+    loader = ITEM_LOADERS.get(feed)
+    return loader(session, item_ids) if loader is not None else {}
+
+
+def card_nonce(channel_id: int, feed: str, item_id: str, generation: int) -> str:
+    """Return the creation nonce of a card (a fresh one for each re-creation)."""
+    key = f"card:{channel_id}:{feed}:{item_id}:{generation}"
+    return hashlib.sha256(key.encode()).hexdigest()[:25]
+
+
+def is_card(subscription: Subscription) -> bool:
+    """Return whether a subscription keeps cards."""
+    return getattr(subscription, "style", "feed") == CARD_STYLE
+
+
+def is_loud(delivery: Delivery) -> bool:
+    """Return whether a card subscription pings for this alert (invariant 10)."""
+    if delivery.kind == "webcast_live":
+        return True
+    if delivery.kind == "reminder":
+        discriminator = delivery.dedupe_key.rsplit(":reminder:", 1)[-1]
+        try:
+            return parse_duration(discriminator.split("@", 1)[0]) <= LOUD_REMINDER
+        except ValueError:
+            return False
+    if delivery.kind == "status":
+        status = ((delivery.payload or {}).get("launch") or {}).get("status") or {}
+        return status.get("id") in RESULT_STATUS_IDS
+    return False
+
+
+@dataclass
+class Written:
+    """A card write to record: the message and the state it now shows."""
+
+    card_id: int
+    message_id: int
+    version: datetime | None
+    history: dict[str, Any]
+    done: bool
+    generation: int
+
+    def record(self, session: Session, now: datetime) -> bool:
+        """Record the write (ignored if a newer state was recorded meanwhile)."""
+        return queries.record_card_written(
+            session=session,
+            card_id=self.card_id,
+            message_id=self.message_id,
+            version=self.version,
+            history=self.history,
+            done=self.done,
+            now=now,
+            generation=self.generation,
+        )
+
+
+class CardKeeper:
+    """Create, edit and re-create cards through a :class:`CardSink`."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        sink: CardSink,
+        *,
+        clock: Clock = utcnow,
+        serves: Callable[[Subscription], bool] = lambda _s: True,
+        concurrency: int = 25,
+    ) -> None:
+        self.engine = engine
+        self.sink = sink
+        self.clock = clock
+        self.serves = serves
+        self.concurrency = max(1, concurrency)
+        # Claims matter only where several processes share the store (PostgreSQL); SQLite
+        # has one process (the store lock), and a claim would outlive a killed process.
+        self.claims = engine.dialect.name == "postgresql"
+        self.edits = 0
+        self.creations = 0
+
+    # --- claims ------------------------------------------------------------------------------
+
+    def _claim(self, card_id: int) -> bool:
+        if not self.claims:
+            return True
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            return queries.claim_card(session=session, card_id=card_id, now=now, until=now + CLAIM)
+
+    def _release(self, card_id: int) -> None:
+        if self.claims:
+            with session_scope(self.engine) as session:
+                queries.release_card(session=session, card_id=card_id)
+
+    # --- writing one card ----------------------------------------------------------------------
+
+    async def _write(self, card: CardMessage, version: datetime, item: Item) -> Written:
+        """Create the card (no message yet) or edit it to ``item``; return what to record."""
+        assert card.id is not None
+        now = self.clock()
+        history = advance(CardHistory.from_json(card.history), item)
+        payload = render_card(item, history, now=now)
+        done = phase(item, history, now=now) in FINAL_PHASES
+        generation = card.generation
+        if card.message_id is not None:
+            try:
+                await self.sink.edit_card(
+                    channel_id=card.channel_id, message_id=card.message_id, payload=payload
+                )
+                self.edits += 1
+                return Written(
+                    card.id, card.message_id, version, history.to_json(), done, generation
+                )
+            except CardGone:
+                log.info(
+                    "card %s in channel %s was deleted; re-creating it",
+                    card.message_id,
+                    card.channel_id,
+                )
+                with session_scope(self.engine) as session:
+                    queries.forget_card_message(
+                        session=session, card_id=card.id, generation=generation
+                    )
+                generation += 1
+                # A fresh card starts a fresh history: no slips it never showed.
+                history = advance(CardHistory(), item)
+                payload = render_card(item, history, now=now)
+        nonce = card_nonce(card.channel_id, card.feed, card.item_id, generation)
+        try:
+            message_id = await self.sink.create_card(
+                guild_id=card.guild_id, channel_id=card.channel_id, payload=payload, nonce=nonce
+            )
+        except CardGone:
+            # This generation's nonce points at a deleted message (made, then deleted before
+            # we recorded it): move on to a fresh nonce and try again soon.
+            with session_scope(self.engine) as session:
+                queries.forget_card_message(session=session, card_id=card.id, generation=generation)
+            raise
+        self.creations += 1
+        crashpoint("after_card_create")
+        return Written(card.id, message_id, version, history.to_json(), done, generation)
+
+    async def ensure_card(self, delivery: Delivery) -> tuple[int, Written | None]:
+        """Return the card message of a delivery's item, creating the card if need be.
+
+        When it was just created, the :class:`Written` to record comes back too, for the
+        caller to record in the transaction that marks the delivery sent.
+        """
+        assert delivery.channel_id is not None
+        with session_scope(self.engine) as session:
+            card = queries.card_slot(
+                session=session,
+                guild_id=delivery.guild_id,
+                channel_id=delivery.channel_id,
+                feed=delivery.feed,
+                item_id=delivery.item_id,
+                now=self.clock(),
+            )
+            states = load_items(session, delivery.feed, [delivery.item_id])
+            session.expunge(card)
+        if card.message_id is not None:
+            return card.message_id, None
+        if delivery.item_id not in states:
+            raise LookupError(f"{delivery.feed} {delivery.item_id} is not in the store")
+        assert card.id is not None
+        if not self._claim(card.id):
+            raise TimeoutError("another process is creating this card")
+        try:
+            version, item = states[delivery.item_id]
+            written = await self._write(card, version, item)
+        finally:
+            self._release(card.id)
+        return written.message_id, written
+
+    # --- keeping cards up to date --------------------------------------------------------------
+
+    def _open_cards(self) -> list[CardMessage]:
+        with session_scope(self.engine) as session:
+            subs = [s for s in queries.card_subscriptions(session=session) if self.serves(s)]
+            channels = sorted({s.channel_id for s in subs if s.channel_id is not None})
+            if not channels:
+                return []
+            cards = queries.open_cards(session=session, channel_ids=channels)
+            for card in cards:
+                session.expunge(card)
+        return cards
+
+    def stale_cards(self) -> list[tuple[CardMessage, datetime, Item]]:
+        """Return open cards whose item moved on (a newer version, or an outcome now due)."""
+        cards = self._open_cards()
+        by_feed: dict[str, set[str]] = defaultdict(set)
+        for card in cards:
+            by_feed[card.feed].add(card.item_id)
+        states: dict[tuple[str, str], tuple[datetime, Item]] = {}
+        with session_scope(self.engine) as session:
+            for feed, ids in by_feed.items():
+                for item_id, state in load_items(session, feed, sorted(ids)).items():
+                    states[(feed, item_id)] = state
+        now = self.clock()
+        stale = []
+        for card in cards:
+            found = states.get((card.feed, card.item_id))
+            if found is None:
+                continue
+            version, item = found
+            if card.version is None or version > card.version:
+                stale.append((card, version, item))
+                continue
+            # Time alone can end an event (its time well past): show the outcome once.
+            history = CardHistory.from_json(card.history)
+            if phase(item, history, now=now) in FINAL_PHASES:
+                stale.append((card, version, item))
+        return stale
+
+    async def refresh(self) -> int:
+        """Edit every stale card once to its item's current state; return how many were."""
+        stale = self.stale_cards()
+        if not stale:
+            return 0
+        semaphore = asyncio.Semaphore(self.concurrency)
+        done = 0
+
+        async def one(card: CardMessage, version: datetime, item: Item) -> None:
+            nonlocal done
+            assert card.id is not None
+            async with semaphore:
+                if not self._claim(card.id):
+                    return
+                try:
+                    # Re-read under the claim: another process may have written it already.
+                    with session_scope(self.engine) as session:
+                        fresh = session.get(CardMessage, card.id)
+                        if fresh is None or fresh.message_id is None:
+                            return
+                        session.expunge(fresh)
+                    if fresh.version is not None and fresh.version > version:
+                        return
+                    written = await self._write(fresh, version, item)
+                    crashpoint("after_card_edit")
+                    with session_scope(self.engine) as session:
+                        written.record(session, self.clock())
+                    done += 1
+                except Exception as exc:
+                    await self._failed(card, exc)
+                finally:
+                    self._release(card.id)
+
+        await asyncio.gather(*(one(*entry) for entry in stale))
+        return done
+
+    async def _failed(self, card: CardMessage, exc: Exception) -> None:
+        """Log a failed card write; a channel that refuses the bot pauses its subscriptions."""
+        # A PermanentSinkError with a pause reason (delivery.py's, duck-typed: it imports us).
+        reason = getattr(exc, "pause_reason", None)
+        if isinstance(reason, str) and reason:
+            with session_scope(self.engine) as session:
+                paused = queries.pause_subscriptions(
+                    session=session, reason=reason, channel_id=card.channel_id
+                )
+            log.warning("paused subscriptions %s (channel %s): %s", paused, card.channel_id, exc)
+            return
+        log.warning(
+            "card for %s %s in channel %s not updated (%s); will try again",
+            card.feed,
+            card.item_id,
+            card.channel_id,
+            exc,
+        )
+
+    async def ping(self, delivery: Delivery, card_message_id: int) -> int:
+        """Post a delivery's short ping, replying to the card (the delivery's own nonce)."""
+        assert delivery.channel_id is not None
+        message = (delivery.payload or {}).get("message") or {}
+        roles = [int(r) for r in (message.get("allowed_mentions") or {}).get("roles") or ()]
+        payload = render_ping(str(message.get("content") or ""), roles)
+        return await self.sink.reply(
+            guild_id=delivery.guild_id,
+            channel_id=delivery.channel_id,
+            payload=payload,
+            # The nonce the delivery's own message would have had (bot/app/sink.py nonce_for).
+            nonce=hashlib.sha256(delivery.nonce_key.encode()).hexdigest()[:25],
+            reply_to=card_message_id,
+        )
