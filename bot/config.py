@@ -378,6 +378,12 @@ class AlertSettings:
         between=(1, 10000),
         doc="The most subscriptions one server may have; /alerts add refuses more.",
     )
+    scheduled_event_horizon: timedelta = setting(
+        timedelta(days=14),
+        _as_duration,
+        between=("1h", "60d"),
+        doc="Items starting within this are mirrored as Discord scheduled events (if asked).",
+    )
 
 
 @dataclass(frozen=True)

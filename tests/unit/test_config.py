@@ -105,6 +105,7 @@ LAYERS: dict[tuple[str, str], tuple[Any, str, Any, Any]] = {
         timedelta(hours=1),
     ),
     ("alerts", "max_subscriptions_per_guild"): (200, "120", 200, 120),
+    ("alerts", "scheduled_event_horizon"): ("7d", "2d", timedelta(days=7), timedelta(days=2)),
     ("metrics", "listen"): (
         "127.0.0.1:9108",
         "[::1]:9200",
