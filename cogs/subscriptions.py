@@ -29,7 +29,13 @@ OPTION_DOCS = {
     "kinds": f"Comma list of {kinds_help()} — or all",
     "reminders": "Reminder leads like 24h,1h,10m — or none",
     "mention": "A role to mention in each alert",
+    "style": "feed: a message per alert (default) · card: one living message per item",
+    "scheduled_events": "Also mirror matching items as this server's Discord events",
 }
+STYLE_CHOICES = [
+    app_commands.Choice(name="feed — a message per alert", value="feed"),
+    app_commands.Choice(name="card — one message per item, kept up to date", value="card"),
+]
 
 
 def missing_permissions(
@@ -122,6 +128,17 @@ class Subscriptions(commands.Cog):
                 f"I can't post alerts in {target.mention}: missing " + ", ".join(missing) + still
             )
 
+    @staticmethod
+    def _check_can_manage_events(interaction: discord.Interaction) -> None:
+        """Raise UsageError when the bot lacks Manage Events (scheduled events need it)."""
+        guild = interaction.guild
+        assert guild is not None
+        if not guild.me.guild_permissions.manage_events:
+            raise UsageError(
+                "I can't create this server's scheduled events: missing Manage Events — "
+                "grant it to my role, or leave scheduled_events off (nothing was saved)"
+            )
+
     # --- commands ---------------------------------------------------------------------------
 
     @alerts.command(name="add", description="Send alerts about matching events to a channel")
@@ -135,6 +152,7 @@ class Subscriptions(commands.Cog):
         program=autocomplete.programs,
         kinds=autocomplete.kinds,
     )
+    @app_commands.choices(style=STYLE_CHOICES)
     async def add(
         self,
         interaction: discord.Interaction,
@@ -145,11 +163,15 @@ class Subscriptions(commands.Cog):
         kinds: str | None = None,
         reminders: str | None = None,
         mention: discord.Role | None = None,
+        style: app_commands.Choice[str] | None = None,
+        scheduled_events: bool | None = None,
     ) -> None:
         """Subscribe a channel."""
         assert interaction.guild_id is not None
         target = self._postable(interaction, channel.id if channel else interaction.channel_id)
         self._check_can_post(interaction, target, mention)
+        if scheduled_events:
+            self._check_can_manage_events(interaction)
         filters = service.resolve_filters(
             self.bot.engine, type=type, agency=agency, program=program
         )
@@ -165,6 +187,8 @@ class Subscriptions(commands.Cog):
             default_leads=self.bot.config.alerts.reminders,
             max_per_guild=self.bot.config.alerts.max_subscriptions_per_guild,
             now=utcnow(),
+            style=style.value if style else None,
+            scheduled_events=scheduled_events,
         )
         await interaction.response.send_message(
             "✅ Subscribed.\n" + service.describe_subscription(self.bot.engine, sub),
@@ -187,6 +211,7 @@ class Subscriptions(commands.Cog):
         program=autocomplete.programs,
         kinds=autocomplete.kinds,
     )
+    @app_commands.choices(style=STYLE_CHOICES)
     async def edit(
         self,
         interaction: discord.Interaction,
@@ -198,6 +223,8 @@ class Subscriptions(commands.Cog):
         kinds: str | None = None,
         reminders: str | None = None,
         mention: discord.Role | None = None,
+        style: app_commands.Choice[str] | None = None,
+        scheduled_events: bool | None = None,
     ) -> None:
         """Change the options given; a paused subscription resumes once the bot can post."""
         guild = interaction.guild
@@ -218,6 +245,8 @@ class Subscriptions(commands.Cog):
             role,
             still=f" — #{sub.id} stays paused" if sub.paused_reason else "",
         )
+        if scheduled_events:
+            self._check_can_manage_events(interaction)
         filters = service.resolve_filters(
             self.bot.engine, type=type, agency=agency, program=program
         )
@@ -231,6 +260,8 @@ class Subscriptions(commands.Cog):
             reminders=reminders,
             mention_role_id=mention.id if mention else None,
             default_leads=self.bot.config.alerts.reminders,
+            style=style.value if style else None,
+            scheduled_events=scheduled_events,
         )
         headline = "▶️ Resumed." if edited.resumed else "✏️ Updated."
         await interaction.response.send_message(

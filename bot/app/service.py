@@ -188,8 +188,11 @@ def add_subscription(
     default_leads: Sequence[timedelta],
     max_per_guild: int,
     now: datetime,
+    style: str | None = None,
+    scheduled_events: bool | None = None,
 ) -> Subscription:
     """Validate and store a channel subscription; raise UsageError with what is wrong."""
+    style_name = parse_style(style) if style is not None else "feed"
     kind_list = parse_kinds(kinds)
     leads = parse_leads(reminders, default_leads)
     with session_scope(engine) as session:
@@ -211,6 +214,8 @@ def add_subscription(
             created_by=created_by,
             created_at=now,
         )
+        sub.style = style_name
+        sub.scheduled_events = bool(scheduled_events)
         _refuse_duplicate(sub, existing, change="remove it first to change")
         return queries.add_subscription(session=session, subscription=sub)
 
@@ -252,6 +257,8 @@ def edit_subscription(
     reminders: str | None = None,
     mention_role_id: int | None = None,
     default_leads: Sequence[timedelta] = (),
+    style: str | None = None,
+    scheduled_events: bool | None = None,
 ) -> Edited:
     """Change the given options of this guild's subscription in place and resume it if paused.
 
@@ -287,6 +294,17 @@ def edit_subscription(
         if mention_role_id is not None:
             changed |= sub.mention_role_id != mention_role_id
             sub.mention_role_id = mention_role_id
+        if style is not None:
+            style_name = parse_style(style)
+            changed |= sub.style != style_name
+            sub.style = style_name
+        if scheduled_events is not None:
+            # Asking again (the caller checked Manage Events) also lifts a scheduled-event pause.
+            changed |= sub.scheduled_events != scheduled_events or bool(
+                sub.scheduled_events_paused_reason
+            )
+            sub.scheduled_events = scheduled_events
+            sub.scheduled_events_paused_reason = None
         if not changed and not was_paused:
             raise UsageError(
                 f"subscription #{sub.id} already has those options — give what to change"
@@ -389,9 +407,29 @@ def describe_subscription(engine: Engine, sub: Subscription) -> str:
         f"**#{sub.id}** in <#{sub.channel_id}> — {describe_filters(sub, names)}",
         f"kinds: {kinds} · reminders: {leads} · mentions: {mention}",
     ]
+    extras = []
+    if sub.style == "card":
+        extras.append("style: card (one living message per item)")
+    if sub.scheduled_events:
+        extras.append("scheduled events: on")
+    if extras:
+        lines.append(" · ".join(extras))
     if sub.paused_reason:
         lines.append(f"⏸️ paused: {sub.paused_reason}")
+    if sub.scheduled_events and sub.scheduled_events_paused_reason:
+        lines.append(f"⏸️ scheduled events paused: {sub.scheduled_events_paused_reason}")
     return "\n".join(lines)
+
+
+STYLES = ("feed", "card")
+
+
+def parse_style(value: str) -> str:
+    """Parse the ``style`` option (``feed`` or ``card``) or raise UsageError."""
+    name = value.strip().lower()
+    if name not in STYLES:
+        raise UsageError(f"style must be feed or card, not {value!r}")
+    return name
 
 
 def sample_alert(engine: Engine, sub: Subscription, *, now: datetime) -> Alert:
