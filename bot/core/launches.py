@@ -246,7 +246,12 @@ class Launch(_Lenient):
             else None
         )
         rocket = data.get("rocket")
-        flat["rocket"] = rocket.get("configuration") if isinstance(rocket, dict) else None
+        # LL2 nests the configuration in rocket{configuration}; a stored snapshot (this
+        # model dumped) holds the configuration itself, and must read back the same.
+        if isinstance(rocket, dict):
+            flat["rocket"] = rocket["configuration"] if "configuration" in rocket else rocket
+        else:
+            flat["rocket"] = None
         mission = data.get("mission")
         if isinstance(mission, str):  # ``mode=list`` names the mission only
             flat["mission"] = {"name": mission}

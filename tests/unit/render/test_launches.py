@@ -320,3 +320,12 @@ def test_any_launch_renders_within_discord_limits(raws: list[dict[str, Any]]) ->
     assert check_limits(render_launch_list(launches, title="Upcoming")) == []
     for launch in launches:
         assert check_limits(render_launch_message(launch)) == []
+
+
+@pytest.mark.parametrize("raw", _recorded(), ids=lambda r: r["name"][:40])
+def test_a_launch_read_back_from_its_snapshot_renders_the_same(raw: dict[str, Any]) -> None:
+    """What the store keeps (the model dumped) reads back to the same launch and message."""
+    launch = parse_launch(raw)
+    again = Launch.model_validate(launch.model_dump(mode="json"))
+    assert again == launch
+    assert render_launch_message(again) == render_launch_message(launch)
