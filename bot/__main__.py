@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Sequence
 
-from bot.cli import db, demo, emulator, events, run, watch
+from bot.cli import db, demo, emulator, events, launches, run, watch
 from bot.cli.exits import EXIT_USAGE, Handler, fail
 from bot.cli.parser import build_parser, configure_logging, load
 from bot.config import ConfigError
@@ -20,6 +20,7 @@ HANDLERS: dict[str, Handler] = {
     "watch": watch.main,
     "demo": demo.main,
     "events": events.main,
+    "launches": launches.main,
     "emulator": emulator.main,
     "db": db.main,
 }

@@ -7,6 +7,7 @@ from typing import cast
 import discord
 from discord import app_commands
 
+from bot.app import launches as launch_lookups
 from bot.app import service
 from bot.app.client import TMinusBot
 from bot.core.kinds import ALL_KINDS
@@ -46,6 +47,23 @@ async def programs(interaction: discord.Interaction, current: str) -> Choices:
 async def events(interaction: discord.Interaction, current: str) -> Choices:
     """Offer events matching what was typed (upcoming first)."""
     return as_choices(service.event_choices(_bot(interaction).engine, current, now=utcnow()))
+
+
+async def providers(interaction: discord.Interaction, current: str) -> Choices:
+    """Offer launch service providers matching what was typed."""
+    return as_choices(launch_lookups.provider_choices(_bot(interaction).engine, current))
+
+
+async def locations(interaction: discord.Interaction, current: str) -> Choices:
+    """Offer launch locations matching what was typed."""
+    return as_choices(launch_lookups.location_choices(_bot(interaction).engine, current))
+
+
+async def launches(interaction: discord.Interaction, current: str) -> Choices:
+    """Offer launches matching what was typed (upcoming first)."""
+    return as_choices(
+        launch_lookups.launch_choices(_bot(interaction).engine, current, now=utcnow())
+    )
 
 
 async def subscriptions(interaction: discord.Interaction, current: str) -> Choices:

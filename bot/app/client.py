@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # Loaded by name in setup_hook (bot/ never imports cogs/): one concern each.
 EXTENSIONS: tuple[str, ...] = (
     "cogs.lookups",
+    "cogs.launches",
     "cogs.subscriptions",
     "cogs.delivery",
     "cogs.status",

@@ -11,9 +11,10 @@ from bot.config import SETTINGS, Config, load_config
 from bot.core.kinds import kinds_help
 
 DESCRIPTION = """\
-tminus keeps a Discord community on top of spaceflight events (dockings, spacewalks,
-landings, press events) from the Launch Library 2 API: it polls LL2 within its request
-budget, diffs each event against a local store and posts alerts to subscribed channels.
+tminus keeps a Discord community on top of spaceflight — launches, dockings, spacewalks,
+landings, press events — from the Launch Library 2 API: it polls LL2 within its request
+budget, diffs each launch and event against a local store and posts alerts to subscribed
+channels.
 
 Settings resolve: command-line flag > TMINUS_<SECTION>_<KEY> env > config file > default.
 """
@@ -144,6 +145,52 @@ def build_parser() -> argparse.ArgumentParser:
         "latest updates.",
     )
     show.add_argument("event_id", type=int, metavar="ID", help="the LL2 event id")
+
+    launches = sub.add_parser(
+        "launches",
+        parents=[common],
+        help="look launches up in the local store",
+        description="Look launches up in the local store (no LL2 request).",
+    )
+    la_sub = launches.add_subparsers(dest="launches_command", metavar="ACTION", required=True)
+    la_upcoming = la_sub.add_parser(
+        "upcoming",
+        parents=[common],
+        help="the next launches by NET",
+        description="List the next launches by NET from the local store.",
+    )
+    la_upcoming.add_argument(
+        "--provider",
+        metavar="ID|NAME",
+        help="only this launch service provider (e.g. SpaceX or 121)",
+    )
+    la_upcoming.add_argument(
+        "--location",
+        metavar="ID|NAME",
+        help="only launches from this location (e.g. 'Kennedy Space Center' or 27)",
+    )
+    la_upcoming.add_argument(
+        "--program", metavar="ID|NAME", help="only launches of this program (e.g. Artemis)"
+    )
+    la_upcoming.add_argument("--count", type=int, default=10, help="how many (1-25, default 10)")
+    la_search = la_sub.add_parser(
+        "search",
+        parents=[common],
+        help="launches whose name or mission matches",
+        description="List launches from the local store whose name or mission matches "
+        "the query, upcoming first.",
+    )
+    la_search.add_argument("query", help="words to find in launch names, e.g. Starlink")
+    la_show = la_sub.add_parser(
+        "show",
+        parents=[common],
+        help="one launch in full",
+        description="Show one launch from the local store in full: status, NET, window, "
+        "rocket, mission, pad, streams.",
+    )
+    la_show.add_argument(
+        "launch", metavar="LAUNCH", help="the launch's LL2 UUID, its slug or part of its name"
+    )
 
     emulator = sub.add_parser(
         "emulator",

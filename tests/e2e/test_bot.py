@@ -35,6 +35,13 @@ DESIGN_COMMANDS = {
         "show": {"event"},
         "live": set(),
     },
+    "launches": {
+        "next": {"provider", "location", "program"},
+        "upcoming": {"provider", "location", "program", "count"},
+        "search": {"query"},
+        "show": {"launch"},
+        "live": set(),
+    },
     "alerts": {
         "add": {"channel", "type", "agency", "program", "kinds", "reminders", "mention"},
         "edit": {

@@ -37,7 +37,7 @@ async def test_every_extension_loads_and_every_command_is_unique_and_described(
         assert set(bot.extensions) == set(EXTENSIONS)
         top = bot.tree.get_commands()
         names = [c.name for c in top]
-        assert len(names) == len(set(names)) == 3
+        assert len(names) == len(set(names)) == 4  # events, launches, alerts, status
         for command in _walk(top):  # type: ignore[arg-type]
             assert command.description, command.qualified_name  # type: ignore[attr-defined]
             for parameter in getattr(command, "parameters", []):
