@@ -202,6 +202,19 @@ def _as_level(value: Any) -> str:
     return text
 
 
+FEEDS = ("events", "launches")
+
+
+def _as_feeds(value: Any) -> tuple[str, ...]:
+    names = [str(v).strip().lower() for v in _as_list(value)]
+    unknown = [n for n in names if n not in FEEDS]
+    if unknown:
+        raise ValueError(f"must name feeds among {', '.join(FEEDS)} (not {unknown[0]!r})")
+    if not names:
+        raise ValueError(f"must name at least one feed: {', '.join(FEEDS)}")
+    return tuple(f for f in FEEDS if f in names)
+
+
 def _bound(text: str | int) -> int | timedelta:
     # Bounds are written as a user would write the value: 5, "30s", "14d".
     return text if isinstance(text, int) else parse_duration(text)
@@ -335,6 +348,11 @@ class LL2Settings:
         "tminus/0.1 (Discord spaceflight alert bot)",
         _as_header_text,
         doc="Sent with every request so The Space Devs know who is calling.",
+    )
+    feeds: tuple[str, ...] = setting(
+        FEEDS,
+        _as_feeds,
+        doc="Which LL2 feeds to poll: events, launches or both (one budget for both).",
     )
 
 

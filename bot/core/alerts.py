@@ -11,6 +11,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.core.items import Event, EventUpdate
+from bot.core.launches import Launch
+
+# An item of any feed: what an alert is about and what a detector compares.
+Item = Event | Launch
 
 if TYPE_CHECKING:
     # Kinds build alerts, so they import this module; it reaches them only lazily (below).
@@ -28,20 +32,24 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One thing worth telling a channel about one event."""
+    """One thing worth telling a channel about one item (an event or a launch)."""
 
     kind: Kind
-    event: Event
+    event: Item  # the item, whatever its feed (named ``event`` since events came first)
     discriminator: str
     update: EventUpdate | None = None  # for ``update``
     # For ``update``: several new updates of one poll told in one alert, newest first.
     updates: tuple[EventUpdate, ...] = ()
     previous_date: datetime | None = None  # for ``rescheduled``
+    # For ``rescheduled``: the precision of the date last announced (None: the item's own).
+    previous_precision: str | None = None
+    # For ``status``: the status before (id, name), None on first sight.
+    previous_status: tuple[int, str] | None = None
     lead: timedelta | None = None  # for ``reminder``
 
     @property
     def feed(self) -> str:
-        """Return the feed of the item this alert is about (``events``, later ``launches``)."""
+        """Return the feed of the item this alert is about (``events`` or ``launches``)."""
         return self.event.feed
 
     @property
@@ -85,6 +93,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ALL_KINDS",
     "Alert",
+    "Item",
     "AlertKind",
     "new_event_alert",
     "reminder_alert",

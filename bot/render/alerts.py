@@ -41,7 +41,7 @@ from bot.render.text import escape_markdown, join_within, ll2_url, one_line, tru
 class DiscordMarkup:
     """The :class:`bot.core.kinds.Markup` building blocks, written in Discord markdown."""
 
-    def name(self, event: Event) -> str:
+    def name(self, event: Event | Launch) -> str:
         """Return the item's name, bold and escaped."""
         return bold_name(event)
 
@@ -61,7 +61,7 @@ class DiscordMarkup:
         """Return an update's comment, time and link as one field value."""
         return update_text(update)
 
-    def webcasts(self, event: Event) -> str:
+    def webcasts(self, event: Event | Launch) -> str:
         """Return the webcast links, one per line, as many as fit in a field."""
         return join_within(webcast_lines(event), FIELD_VALUE_LIMIT)
 
@@ -69,7 +69,7 @@ class DiscordMarkup:
 MARKUP: Markup = DiscordMarkup()
 
 
-def bold_name(event: Event) -> str:
+def bold_name(event: Event | Launch) -> str:
     """Return the item's name (or "Event #id"), cut to 200 characters, bold and escaped."""
     name = truncate(one_line(event.name) or f"Event #{event.id}", 200)
     return f"**{escape_markdown(name)}**"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from bot.core.items import Event, EventUpdate, VideoLink
+from bot.core.launches import Launch
 from bot.core.timeutil import as_utc, isoformat_z
 from bot.render.dates import format_event_date
 from bot.render.payload import (
@@ -52,7 +53,7 @@ def video_label(video: VideoLink) -> str:
     return f"{source} ({language})" if language else source
 
 
-def _webcasts(event: Event) -> list[tuple[VideoLink | None, str]]:
+def _webcasts(event: Event | Launch) -> list[tuple[VideoLink | None, str]]:
     """Return ``(video, url)`` for every usable webcast link, best first, deduplicated."""
     seen: set[str] = set()
     found: list[tuple[VideoLink | None, str]] = []
@@ -95,7 +96,7 @@ def render_buttons(event: Event) -> list[ActionRow]:
     return [{"type": ACTION_ROW_TYPE, "components": buttons}] if buttons else []
 
 
-def webcast_lines(event: Event) -> list[str]:
+def webcast_lines(event: Event | Launch) -> list[str]:
     """Return one markdown line per usable webcast: "🔴 [NASA (English)](url) · title"."""
     lines = []
     for video, url in _webcasts(event):

@@ -85,6 +85,7 @@ LAYERS: dict[tuple[str, str], tuple[Any, str, Any, Any]] = {
     ("ll2", "requests_per_hour"): (100, "200", 100, 200),
     ("ll2", "min_interval"): ("45s", "2m", timedelta(seconds=45), timedelta(minutes=2)),
     ("ll2", "user_agent"): ("file-agent", "env-agent", "file-agent", "env-agent"),
+    ("ll2", "feeds"): (["launches"], "events", ("launches",), ("events",)),
     ("storage", "url"): (
         "sqlite:///file.db",
         "sqlite:///env.db",

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from bot.core.items import DatePrecision, Event, EventUpdate
+from bot.core.items import DatePrecision, EventUpdate
 
 if TYPE_CHECKING:
-    from bot.core.alerts import Alert
+    from bot.core.alerts import Alert, Item
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +26,16 @@ class DetectContext:
     seeding: bool
     now: datetime
     reschedule_threshold: timedelta
+    # The date (and its precision name) users were last told about this item: ``rescheduled``
+    # compares with it rather than the previous snapshot. None: the stored snapshot's date.
+    announced_date: datetime | None = None
+    announced_precision: str | None = None
 
 
 class Markup(Protocol):
     """The renderer's building blocks a kind may use for its content line and embed."""
 
-    def name(self, event: Event) -> str:
+    def name(self, event: Item) -> str:
         """Return the item's name, bold and escaped."""
         ...
 
@@ -51,7 +55,7 @@ class Markup(Protocol):
         """Return an update's comment, time and link as one field value."""
         ...
 
-    def webcasts(self, event: Event) -> str:
+    def webcasts(self, event: Item) -> str:
         """Return the item's webcast links, one per line, best first."""
         ...
 
@@ -67,7 +71,7 @@ class Look:
     link_webcast: bool = False  # the title links the webcast rather than a page about the item
 
 
-Detector = Callable[["Event | None", Event, DetectContext], "list[Alert]"]
+Detector = Callable[["Item | None", "Item", DetectContext], "list[Alert]"]
 ContentLine = Callable[["Alert", Markup], str]
 EmbedLook = Callable[["Alert", Markup], Look]
 

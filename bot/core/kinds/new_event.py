@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from bot.core.alerts import Alert
-from bot.core.items import Event
+from bot.core.alerts import Alert, Item
 from bot.core.kinds._base import DetectContext, Kind, Look, Markup
 
 EMOJI = "✨"
 
 
-def new_event_alert(event: Event) -> Alert:
+def new_event_alert(event: Item) -> Alert:
     """Build the alert for an item first seen after seeding, keyed by its id."""
     return Alert(KIND, event, event.item_id)
 
 
-def detect(stored: Event | None, new: Event, context: DetectContext) -> list[Alert]:
+def detect(stored: Item | None, new: Item, context: DetectContext) -> list[Alert]:
     """Alert on a first sight outside seeding, unless its date is already past.
 
     Seeding stays quiet (docs/architecture.md, invariant 4).

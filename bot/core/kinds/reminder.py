@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from bot.core.alerts import Alert
-from bot.core.items import DAY_PRECISIONS, FINE_PRECISIONS, Event
+from bot.core.alerts import Alert, Item
+from bot.core.items import DAY_PRECISIONS, FINE_PRECISIONS
 from bot.core.kinds._base import Kind, Look, Markup
 from bot.core.timeutil import format_duration, isoformat_z
 
 EMOJI = "⏰"
 
 
-def reminder_alert(event: Event, lead: timedelta) -> Alert:
+def reminder_alert(event: Item, lead: timedelta) -> Alert:
     """Build the reminder ``lead`` before the item's current date, keyed by lead and date.
 
     The date is in the key so that a slip re-arms every reminder
@@ -37,9 +37,7 @@ def lead_allowed(lead: timedelta, precision: str | None) -> bool:
     return False
 
 
-def reminder_due_times(
-    event: Event, leads: Iterable[timedelta]
-) -> list[tuple[timedelta, datetime]]:
+def reminder_due_times(event: Item, leads: Iterable[timedelta]) -> list[tuple[timedelta, datetime]]:
     """Return ``(lead, due time)`` for each lead this item's date precision allows."""
     if event.date is None:
         return []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.alerts import Alert
-from bot.core.items import Event, EventUpdate
+from bot.core.alerts import Alert, Item
+from bot.core.items import EventUpdate
 from bot.core.kinds._base import DetectContext, Kind, Look, Markup
 
 EMOJI = "📰"
@@ -17,12 +17,12 @@ COALESCE_AFTER = 3
 SHOWN = 8
 
 
-def update_alert(event: Event, update: EventUpdate) -> Alert:
+def update_alert(event: Item, update: EventUpdate) -> Alert:
     """Build the alert for a new entry in ``event.updates``."""
     return Alert(KIND, event, str(update.id), update=update)
 
 
-def burst_alert(event: Event, fresh: Sequence[EventUpdate]) -> Alert:
+def burst_alert(event: Item, fresh: Sequence[EventUpdate]) -> Alert:
     """Build one alert for several new updates (``fresh`` oldest first).
 
     The discriminator is the newest update's id and how many came with it: the same poll
@@ -33,7 +33,7 @@ def burst_alert(event: Event, fresh: Sequence[EventUpdate]) -> Alert:
     return Alert(KIND, event, f"{newest.id}+{len(fresh) - 1}", update=newest, updates=newest_first)
 
 
-def detect(stored: Event | None, new: Event, context: DetectContext) -> list[Alert]:
+def detect(stored: Item | None, new: Item, context: DetectContext) -> list[Alert]:
     """Alert on every update the store has not seen, oldest first; a burst as one alert.
 
     A first sight has no "before": its updates are history (or the new-item alert's news).

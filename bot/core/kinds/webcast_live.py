@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from bot.core.alerts import Alert
-from bot.core.items import Event
+from bot.core.alerts import Alert, Item
 from bot.core.kinds._base import DetectContext, Kind, Look, Markup
 from bot.core.timeutil import isoformat_z
 
 EMOJI = "🔴"
 
 
-def webcast_live_alert(event: Event) -> Alert:
+def webcast_live_alert(event: Item) -> Alert:
     """Build the alert for a webcast going live, keyed by the transition's ``last_updated``.
 
     One item can go live more than once (a scrub, then a second attempt): each live episode
@@ -19,7 +18,7 @@ def webcast_live_alert(event: Event) -> Alert:
     return Alert(KIND, event, isoformat_z(event.last_updated))
 
 
-def detect(stored: Event | None, new: Event, context: DetectContext) -> list[Alert]:
+def detect(stored: Item | None, new: Item, context: DetectContext) -> list[Alert]:
     """Alert when the webcast is live now and was not before, even while seeding.
 
     A stream live right now is news to a new store too (docs/architecture.md, invariant 4).
