@@ -23,15 +23,24 @@ POSTABLE = (discord.TextChannel, discord.Thread)  # announcement channels are Te
 
 # The options /alerts add and /alerts edit share, described once.
 OPTION_DOCS = {
-    "type": "Only this event type (name or LL2 id), e.g. Docking",
+    "feed": "events, launches or all (default all; type/provider/location imply their feed)",
+    "type": "Only this event type (name or LL2 id), e.g. Docking — events only",
     "agency": "Only events with this agency",
-    "program": "Only events of this program",
+    "provider": "Only launches by this provider (name, abbreviation or LL2 id), e.g. SpaceX",
+    "location": "Only launches from this site (name or LL2 id), e.g. Kennedy Space Center",
+    "program": "Only items of this program",
+    "exclude": "Comma list of words: skip items whose name or mission has one, e.g. Starlink",
     "kinds": f"Comma list of {kinds_help()} — or all",
     "reminders": "Reminder leads like 24h,1h,10m — or none",
     "mention": "A role to mention in each alert",
     "style": "feed: a message per alert (default) · card: one living message per item",
     "scheduled_events": "Also mirror matching items as this server's Discord events",
 }
+FEED_CHOICES = [
+    app_commands.Choice(name="all — events and launches", value="all"),
+    app_commands.Choice(name="events — dockings, spacewalks, press events …", value="events"),
+    app_commands.Choice(name="launches", value="launches"),
+]
 STYLE_CHOICES = [
     app_commands.Choice(name="feed — a message per alert", value="feed"),
     app_commands.Choice(name="card — one message per item, kept up to date", value="card"),
@@ -141,7 +150,9 @@ class Subscriptions(commands.Cog):
 
     # --- commands ---------------------------------------------------------------------------
 
-    @alerts.command(name="add", description="Send alerts about matching events to a channel")
+    @alerts.command(
+        name="add", description="Send alerts about matching launches and events to a channel"
+    )
     @app_commands.describe(
         channel="Where alerts go (default: this channel)",
         **OPTION_DOCS,
@@ -149,17 +160,23 @@ class Subscriptions(commands.Cog):
     @app_commands.autocomplete(
         type=autocomplete.event_types,
         agency=autocomplete.agencies,
+        provider=autocomplete.providers,
+        location=autocomplete.locations,
         program=autocomplete.programs,
         kinds=autocomplete.kinds,
     )
-    @app_commands.choices(style=STYLE_CHOICES)
+    @app_commands.choices(style=STYLE_CHOICES, feed=FEED_CHOICES)
     async def add(
         self,
         interaction: discord.Interaction,
         channel: discord.TextChannel | discord.Thread | None = None,
+        feed: app_commands.Choice[str] | None = None,
         type: str | None = None,
         agency: str | None = None,
+        provider: str | None = None,
+        location: str | None = None,
         program: str | None = None,
+        exclude: str | None = None,
         kinds: str | None = None,
         reminders: str | None = None,
         mention: discord.Role | None = None,
@@ -173,7 +190,12 @@ class Subscriptions(commands.Cog):
         if scheduled_events:
             self._check_can_manage_events(interaction)
         filters = service.resolve_filters(
-            self.bot.engine, type=type, agency=agency, program=program
+            self.bot.engine,
+            type=type,
+            agency=agency,
+            program=program,
+            provider=provider,
+            location=location,
         )
         sub = service.add_subscription(
             self.bot.engine,
@@ -189,6 +211,8 @@ class Subscriptions(commands.Cog):
             now=utcnow(),
             style=style.value if style else None,
             scheduled_events=scheduled_events,
+            feed=feed.value if feed else None,
+            exclude=exclude,
         )
         await interaction.response.send_message(
             "✅ Subscribed.\n" + service.describe_subscription(self.bot.engine, sub),
@@ -208,18 +232,24 @@ class Subscriptions(commands.Cog):
         subscription=autocomplete.subscriptions,
         type=autocomplete.event_types,
         agency=autocomplete.agencies,
+        provider=autocomplete.providers,
+        location=autocomplete.locations,
         program=autocomplete.programs,
         kinds=autocomplete.kinds,
     )
-    @app_commands.choices(style=STYLE_CHOICES)
+    @app_commands.choices(style=STYLE_CHOICES, feed=FEED_CHOICES)
     async def edit(
         self,
         interaction: discord.Interaction,
         subscription: str,
         channel: discord.TextChannel | discord.Thread | None = None,
+        feed: app_commands.Choice[str] | None = None,
         type: str | None = None,
         agency: str | None = None,
+        provider: str | None = None,
+        location: str | None = None,
         program: str | None = None,
+        exclude: str | None = None,
         kinds: str | None = None,
         reminders: str | None = None,
         mention: discord.Role | None = None,
@@ -248,7 +278,12 @@ class Subscriptions(commands.Cog):
         if scheduled_events:
             self._check_can_manage_events(interaction)
         filters = service.resolve_filters(
-            self.bot.engine, type=type, agency=agency, program=program
+            self.bot.engine,
+            type=type,
+            agency=agency,
+            program=program,
+            provider=provider,
+            location=location,
         )
         edited = service.edit_subscription(
             self.bot.engine,
@@ -262,6 +297,8 @@ class Subscriptions(commands.Cog):
             default_leads=self.bot.config.alerts.reminders,
             style=style.value if style else None,
             scheduled_events=scheduled_events,
+            feed=feed.value if feed else None,
+            exclude=exclude,
         )
         headline = "▶️ Resumed." if edited.resumed else "✏️ Updated."
         await interaction.response.send_message(

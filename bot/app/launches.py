@@ -13,13 +13,13 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from bot.app.service import MAX_CHOICES, Choice
+from bot.app.service import MAX_CHOICES, Choice, launch_named
 from bot.core.launches import Launch
 from bot.core.options import UsageError, resolve_named_ids
 from bot.pipeline.sync import launch_from_snapshot
 from storage import queries
 from storage.db import session_scope
-from storage.models import LaunchRow
+from storage.models import LaunchRow, ProgramRow
 
 SEARCH_LIMIT = 100  # characters: longer is not a launch name, it is a paste
 
@@ -41,28 +41,20 @@ def _launch(row: LaunchRow) -> Launch:
 # --- names -----------------------------------------------------------------------------------
 
 
-def _names(engine: Engine, what: str) -> list[tuple[int, str]]:
-    """Return ``(id, name)`` pairs (abbreviations as extra names) of providers or locations."""
-    with session_scope(engine) as session:
-        if what == "provider":
-            rows: Sequence[tuple[int, str, str | None]] = queries.launch_providers(session=session)
-        elif what == "location":
-            rows = queries.launch_locations(session=session)
-        else:
-            rows = [(p.id, p.name, None) for p in queries.programs(session=session)]
-    named: list[tuple[int, str]] = []
-    for row_id, name, abbrev in rows:
-        named.append((row_id, name))
-        if abbrev:
-            named.append((row_id, abbrev))
-    return named
-
-
 def resolve_named(engine: Engine, what: str, value: str | None) -> list[int]:
     """Resolve a ``provider``/``location``/``program`` option (an id or a name) to ids."""
     if value is None or not value.strip():
         return []
-    return resolve_named_ids([value], _names(engine, what), what)
+    if what == "program":
+        named = [(p.id, p.name) for p in _programs(engine)]
+    else:
+        named = launch_named(engine, what)
+    return resolve_named_ids([value], named, what)
+
+
+def _programs(engine: Engine) -> list[ProgramRow]:
+    with session_scope(engine) as session:
+        return queries.programs(session=session)
 
 
 def resolve_launch_filters(

@@ -14,10 +14,11 @@ from sqlalchemy import Engine
 
 from bot.core.alerts import Alert, new_event_alert
 from bot.core.items import Event
+from bot.core.launches import Launch
 from bot.core.options import UsageError, is_id, parse_kinds, parse_leads, resolve_named_ids
 from bot.core.timeutil import format_duration
 from bot.pipeline.runner import PollHealth
-from bot.pipeline.sync import event_from_snapshot
+from bot.pipeline.sync import event_from_snapshot, launch_from_snapshot
 from storage import queries
 from storage.db import session_scope
 from storage.models import (
@@ -40,6 +41,8 @@ class Filters:
     type_ids: tuple[int, ...] = ()
     agency_ids: tuple[int, ...] = ()
     program_ids: tuple[int, ...] = ()
+    provider_ids: tuple[int, ...] = ()  # launches only
+    location_ids: tuple[int, ...] = ()  # launches only
 
 
 @dataclass(frozen=True)
@@ -71,14 +74,93 @@ def _named(engine: Engine, model: type) -> list[tuple[int, str]]:
 
 
 def resolve_filters(
-    engine: Engine, *, type: str | None, agency: str | None, program: str | None
+    engine: Engine,
+    *,
+    type: str | None,
+    agency: str | None,
+    program: str | None,
+    provider: str | None = None,
+    location: str | None = None,
 ) -> Filters:
-    """Resolve ``type``/``agency``/``program`` options (ids or names) or raise UsageError."""
+    """Resolve the filter options (ids or names) or raise UsageError naming the unknown one."""
     return Filters(
         type_ids=tuple(_resolve(engine, EventTypeRow, type, "event type")),
         agency_ids=tuple(_resolve(engine, AgencyRow, agency, "agency")),
         program_ids=tuple(_resolve(engine, ProgramRow, program, "program")),
+        provider_ids=tuple(_resolve_launch_named(engine, "provider", provider)),
+        location_ids=tuple(_resolve_launch_named(engine, "location", location)),
     )
+
+
+def launch_named(engine: Engine, what: str) -> list[tuple[int, str]]:
+    """Return ``(id, name)`` of known launch providers or locations, abbreviations as names."""
+    with session_scope(engine) as session:
+        if what == "provider":
+            rows = queries.launch_providers(session=session)
+        else:
+            rows = queries.launch_locations(session=session)
+    return [(i, name) for i, name, _ in rows] + [(i, abbrev) for i, _, abbrev in rows if abbrev]
+
+
+def _resolve_launch_named(engine: Engine, what: str, value: str | None) -> list[int]:
+    if value is None or not value.strip():
+        return []
+    return resolve_named_ids([value], launch_named(engine, what), what)
+
+
+# Which feeds a subscription follows (DESIGN.md, "Slash commands").
+FEEDS = ("events", "launches", "all")
+MAX_EXCLUDE_WORDS = 10
+MAX_EXCLUDE_WORD = 50
+
+
+def parse_feed(value: str) -> str:
+    """Parse the ``feed`` option (``events``, ``launches`` or ``all``) or raise UsageError."""
+    name = value.strip().lower()
+    if name not in FEEDS:
+        raise UsageError(f"feed must be events, launches or all, not {value[:30]!r}")
+    return name
+
+
+def subscription_feed(feed: str | None, filters: Filters, *, stored: str = "all") -> str:
+    """Return the feed a subscription follows: ``feed`` as given, else what its filters imply.
+
+    A filter only one feed has (``type`` for events; ``provider``, ``location`` for
+    launches) limits the subscription to that feed; asking for the other feed with it, or
+    for both kinds of filter at once, is a usage error. Without either, ``stored`` stays.
+    """
+    events_only = bool(filters.type_ids)
+    launches_only = bool(filters.provider_ids or filters.location_ids)
+    if events_only and launches_only:
+        raise UsageError(
+            "type filters events, provider and location filter launches: "
+            "make one subscription for each"
+        )
+    implied = "events" if events_only else "launches" if launches_only else None
+    if feed is None:
+        return implied or stored
+    name = parse_feed(feed)
+    if implied is not None and name != implied:
+        given = "type" if events_only else "provider/location"
+        raise UsageError(f"{given} only applies to {implied}: use feed:{implied} or leave feed out")
+    return name
+
+
+def parse_exclude(value: str | None) -> list[str]:
+    """Parse ``exclude`` (a comma list of words, or ``none``) into the words to skip."""
+    if value is None or value.strip().lower() in ("", "none"):
+        return []
+    words: list[str] = []
+    for part in value.split(","):
+        word = " ".join(part.split())
+        if not word or word.lower() in (w.lower() for w in words):
+            continue
+        if len(word) > MAX_EXCLUDE_WORD:
+            raise UsageError(f"an exclude word is at most {MAX_EXCLUDE_WORD} characters")
+        words.append(word)
+    if len(words) > MAX_EXCLUDE_WORDS:
+        raise UsageError(f"exclude takes at most {MAX_EXCLUDE_WORDS} words")
+    return words
 
 
 def _resolve(engine: Engine, model: type, value: str | None, what: str) -> list[int]:
@@ -190,8 +272,12 @@ def add_subscription(
     now: datetime,
     style: str | None = None,
     scheduled_events: bool | None = None,
+    feed: str | None = None,
+    exclude: str | None = None,
 ) -> Subscription:
     """Validate and store a channel subscription; raise UsageError with what is wrong."""
+    feed_name = subscription_feed(feed, filters)
+    words = parse_exclude(exclude)
     style_name = parse_style(style) if style is not None else "feed"
     kind_list = parse_kinds(kinds)
     leads = parse_leads(reminders, default_leads)
@@ -216,6 +302,10 @@ def add_subscription(
         )
         sub.style = style_name
         sub.scheduled_events = bool(scheduled_events)
+        sub.feed = feed_name
+        sub.provider_ids = list(filters.provider_ids)
+        sub.location_ids = list(filters.location_ids)
+        sub.exclude = words
         _refuse_duplicate(sub, existing, change="remove it first to change")
         return queries.add_subscription(session=session, subscription=sub)
 
@@ -229,6 +319,10 @@ def _refuse_duplicate(sub: Subscription, existing: Sequence[Subscription], *, ch
             and other.type_ids == sub.type_ids
             and other.agency_ids == sub.agency_ids
             and other.program_ids == sub.program_ids
+            and other.feed == sub.feed
+            and other.provider_ids == sub.provider_ids
+            and other.location_ids == sub.location_ids
+            and sorted(w.lower() for w in other.exclude) == sorted(w.lower() for w in sub.exclude)
             and other.kinds == sub.kinds
             and other.paused_reason is None
         ):
@@ -259,6 +353,8 @@ def edit_subscription(
     default_leads: Sequence[timedelta] = (),
     style: str | None = None,
     scheduled_events: bool | None = None,
+    feed: str | None = None,
+    exclude: str | None = None,
 ) -> Edited:
     """Change the given options of this guild's subscription in place and resume it if paused.
 
@@ -268,6 +364,7 @@ def edit_subscription(
     """
     kind_list = parse_kinds(kinds) if kinds is not None else None
     leads = parse_leads(reminders, default_leads) if reminders is not None else None
+    words = parse_exclude(exclude) if exclude is not None else None
     with session_scope(engine) as session:
         sub = queries.get_guild_subscription(
             session=session, guild_id=guild_id, subscription_id=subscription_id
@@ -280,11 +377,23 @@ def edit_subscription(
             changed |= sub.channel_id != channel_id
             sub.channel_id = channel_id
         if filters is not None:
-            for name in ("type_ids", "agency_ids", "program_ids"):
+            for name in ("type_ids", "agency_ids", "program_ids", "provider_ids", "location_ids"):
                 given = list(getattr(filters, name))
                 if given:
                     changed |= getattr(sub, name) != given
                     setattr(sub, name, given)
+        # The feed follows the filters now stored (a filter only one feed has limits it).
+        now_filters = Filters(
+            type_ids=tuple(sub.type_ids),
+            provider_ids=tuple(sub.provider_ids),
+            location_ids=tuple(sub.location_ids),
+        )
+        feed_name = subscription_feed(feed, now_filters, stored=sub.feed)
+        changed |= sub.feed != feed_name
+        sub.feed = feed_name
+        if words is not None:
+            changed |= sub.exclude != words
+            sub.exclude = words
         if kind_list is not None:
             changed |= sub.kinds != kind_list
             sub.kinds = kind_list
@@ -376,21 +485,36 @@ def _name_maps(engine: Engine) -> dict[str, dict[int, str]]:
             "type": {t.id: t.name for t in queries.event_types(session=session)},
             "agency": {a.id: a.abbrev or a.name for a in queries.agencies(session=session)},
             "program": {p.id: p.name for p in queries.programs(session=session)},
+            "provider": {
+                i: abbrev or name for i, name, abbrev in queries.launch_providers(session=session)
+            },
+            "location": {i: name for i, name, _ in queries.launch_locations(session=session)},
         }
 
 
 def describe_filters(sub: Subscription, names: dict[str, dict[int, str]] | None = None) -> str:
     """Return a one-line description of what a subscription listens to."""
-    names = names or {"type": {}, "agency": {}, "program": {}}
+    names = names or {}
     parts = []
     for key, ids in (
         ("type", sub.type_ids),
         ("agency", sub.agency_ids),
         ("program", sub.program_ids),
+        ("provider", sub.provider_ids),
+        ("location", sub.location_ids),
     ):
         if ids:
-            parts.append(f"{key}: " + ", ".join(names[key].get(i, str(i)) for i in ids))
-    return "; ".join(parts) or "all events"
+            known = names.get(key, {})
+            parts.append(f"{key}: " + ", ".join(known.get(i, str(i)) for i in ids))
+    if sub.exclude:
+        parts.append("exclude: " + ", ".join(sub.exclude))
+    if not parts:
+        return {"events": "all events", "launches": "all launches"}.get(
+            sub.feed, "all events and launches"
+        )
+    if sub.feed != "all":
+        parts.insert(0, f"{sub.feed} only")
+    return "; ".join(parts)
 
 
 def describe_subscription(engine: Engine, sub: Subscription) -> str:
@@ -432,13 +556,34 @@ def parse_style(value: str) -> str:
     return name
 
 
+def _next_launch(engine: Engine, sub: Subscription | None, *, now: datetime) -> Launch | None:
+    with session_scope(engine) as session:
+        rows = queries.upcoming_launches(
+            session=session,
+            after=now,
+            provider_ids=sub.provider_ids if sub else (),
+            location_ids=sub.location_ids if sub else (),
+            program_ids=sub.program_ids if sub else (),
+            limit=1,
+        )
+        return launch_from_snapshot(rows[0].snapshot) if rows else None
+
+
 def sample_alert(engine: Engine, sub: Subscription, *, now: datetime) -> Alert:
-    """Return an alert for ``/alerts test``: the next matching event, as a new-event alert."""
+    """Return an alert for ``/alerts test``: the next matching item, as a new-event alert."""
+    if sub.feed == "launches":
+        launch = _next_launch(engine, sub, now=now) or _next_launch(engine, None, now=now)
+        if launch is None:
+            raise UsageError("the store has no upcoming launches yet to build a test alert from")
+        return new_event_alert(launch)
     filters = Filters(tuple(sub.type_ids), tuple(sub.agency_ids), tuple(sub.program_ids))
     events = upcoming(engine, filters, now=now, count=1) or upcoming(
         engine, Filters(), now=now, count=1
     )
     if not events:
+        launch = _next_launch(engine, None, now=now) if sub.feed == "all" else None
+        if launch is not None:
+            return new_event_alert(launch)
         raise UsageError("the store has no upcoming events yet to build a test alert from")
     return new_event_alert(events[0])
 

@@ -27,6 +27,23 @@ pytestmark = pytest.mark.slow
 
 DOCKING = 7001
 EVA = 7002
+# DESIGN.md: /alerts add [channel] [feed] [type] [agency] [provider] [location] [program]
+# [exclude] [kinds] [reminders] [mention] [style] [scheduled_events]; edit takes the same.
+ALERT_OPTIONS = {
+    "channel",
+    "feed",
+    "type",
+    "agency",
+    "provider",
+    "location",
+    "program",
+    "exclude",
+    "kinds",
+    "reminders",
+    "mention",
+    "style",
+    "scheduled_events",
+}
 DESIGN_COMMANDS = {
     "events": {
         "next": {"type", "agency", "program"},
@@ -43,17 +60,8 @@ DESIGN_COMMANDS = {
         "live": set(),
     },
     "alerts": {
-        "add": {"channel", "type", "agency", "program", "kinds", "reminders", "mention"},
-        "edit": {
-            "subscription",
-            "channel",
-            "type",
-            "agency",
-            "program",
-            "kinds",
-            "reminders",
-            "mention",
-        },
+        "add": ALERT_OPTIONS,
+        "edit": {"subscription", *ALERT_OPTIONS},
         "remove": {"subscription"},
         "list": set(),
         "test": {"subscription"},

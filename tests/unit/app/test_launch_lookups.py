@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from typing import Any
 
@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.app import launches as lookups
+from bot.app import service
 from bot.core.launches import Launch
 from bot.core.options import UsageError
 from bot.ll2.parse import parse_launch
 from bot.pipeline.sync import launch_record
 from storage import queries
 from storage.db import session_scope
+from storage.models import Subscription
 
 NOW = datetime(2026, 2, 1, tzinfo=UTC)
 STARLINK = "6f2868b8-1000-48e5-893b-700c1371b4fb"
@@ -215,3 +217,129 @@ def test_launch_choices_offer_upcoming_launches_and_search_hits(launches: Engine
     assert first[0].name == "Falcon 9 Block 5 | Starlink Group 10-48 · 2026-03-14"
     assert [c.value for c in lookups.launch_choices(launches, "artemis", now=NOW)] == [ARTEMIS]
     assert all(len(c.name) <= 100 for c in first)
+
+
+# --- subscriptions: feed, provider, location, exclude ---------------------------------------
+
+GUILD = 1001
+LEADS = (timedelta(hours=1),)
+
+
+def subscribe(engine: Engine, channel_id: int = 500, **options: Any) -> Subscription:
+    """Resolve the filter options as the cog does and add a subscription."""
+    filters = service.resolve_filters(
+        engine,
+        type=options.pop("type", None),
+        agency=None,
+        program=options.pop("program", None),
+        provider=options.pop("provider", None),
+        location=options.pop("location", None),
+    )
+    return service.add_subscription(
+        engine,
+        guild_id=GUILD,
+        channel_id=channel_id,
+        filters=filters,
+        kinds=None,
+        reminders=None,
+        mention_role_id=None,
+        created_by=7,
+        default_leads=LEADS,
+        max_per_guild=50,
+        now=NOW,
+        **options,
+    )
+
+
+def test_provider_and_exclude_make_a_launches_only_subscription(launches: Engine) -> None:
+    """provider:SpaceX exclude:Starlink follows launches only, by SpaceX, skipping Starlink."""
+    sub = subscribe(launches, provider="SpaceX", exclude=" Starlink , starlink,, Rideshare ")
+    assert (sub.feed, sub.provider_ids, sub.exclude) == (
+        "launches",
+        [SPACEX],
+        ["Starlink", "Rideshare"],
+    )
+    assert service.describe_filters(sub, service._name_maps(launches)) == (
+        "launches only; provider: SpX; exclude: Starlink, Rideshare"
+    )
+
+
+def test_location_limits_to_launches_and_type_to_events(launches: Engine) -> None:
+    """location implies feed launches; an event type implies events; nothing implies all."""
+    assert subscribe(launches, 1, location=str(KENNEDY)).feed == "launches"
+    with session_scope(launches) as session:
+        queries.save_event_types(session=session, types=[(2, "Docking")])
+    assert subscribe(launches, 2, type="Docking").feed == "events"
+    everything = subscribe(launches, 3)
+    assert everything.feed == "all"
+    assert service.describe_filters(everything) == "all events and launches"
+    assert subscribe(launches, 4, feed="launches").feed == "launches"
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"feed": "events", "provider": "SpaceX"}, "provider/location only applies to launches"),
+        ({"feed": "launches", "type": "Docking"}, "type only applies to events"),
+        ({"type": "Docking", "provider": "SpaceX"}, "make one subscription for each"),
+        ({"feed": "rockets"}, "feed must be events, launches or all"),
+        ({"exclude": "x" * 51}, "at most 50 characters"),
+        ({"exclude": ",".join(f"w{i}" for i in range(11))}, "at most 10 words"),
+    ],
+)
+def test_contradicting_or_oversized_options_are_refused(
+    launches: Engine, options: dict[str, Any], says: str
+) -> None:
+    """A filter of one feed with the other feed, both kinds of filter, or a huge exclude."""
+    with session_scope(launches) as session:
+        queries.save_event_types(session=session, types=[(2, "Docking")])
+    with pytest.raises(UsageError, match=says):
+        subscribe(launches, **options)
+    assert service.guild_subscriptions(launches, GUILD) == []
+
+
+def test_subscriptions_differing_only_in_provider_or_exclude_are_not_duplicates(
+    launches: Engine,
+) -> None:
+    """SpaceX and Rocket Lab in one channel are two subscriptions; SpaceX twice is refused."""
+    subscribe(launches, provider="SpaceX")
+    subscribe(launches, provider="Rocket Lab")
+    subscribe(launches, provider="SpaceX", exclude="Starlink")
+    with pytest.raises(UsageError, match="already has this subscription"):
+        subscribe(launches, provider="spacex")
+    assert len(service.guild_subscriptions(launches, GUILD)) == 3
+
+
+def test_edit_moves_an_events_subscription_to_launches_and_clears_exclude(
+    launches: Engine,
+) -> None:
+    """An events-only subscription given provider: follows launches; exclude:none clears."""
+    sub = subscribe(launches, feed="events", exclude="Starlink")
+    assert sub.id is not None and sub.feed == "events"
+    edited = service.edit_subscription(
+        launches,
+        guild_id=GUILD,
+        subscription_id=sub.id,
+        filters=service.resolve_filters(
+            launches, type=None, agency=None, program=None, provider="SpX", location=None
+        ),
+    ).subscription
+    assert (edited.feed, edited.provider_ids, edited.exclude) == (
+        "launches",
+        [SPACEX],
+        ["Starlink"],
+    )
+    cleared = service.edit_subscription(
+        launches, guild_id=GUILD, subscription_id=sub.id, exclude="none"
+    ).subscription
+    assert cleared.exclude == []
+    with pytest.raises(UsageError, match="only applies to launches"):
+        service.edit_subscription(launches, guild_id=GUILD, subscription_id=sub.id, feed="events")
+
+
+def test_test_alert_of_a_launches_subscription_is_its_next_launch(launches: Engine) -> None:
+    """/alerts test for provider:Rocket Lab builds its sample from Rocket Lab's next launch."""
+    sub = subscribe(launches, provider="Rocket Lab")
+    alert = service.sample_alert(launches, sub, now=NOW)
+    assert alert.feed == "launches"
+    assert alert.event.name == "Electron | Kakushin Rising (JAXA Rideshare)"
