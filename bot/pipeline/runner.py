@@ -13,14 +13,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
 from bot.config import Config
-from bot.core.items import FINE_PRECISIONS, Event
+from bot.core.items import FINE_PRECISIONS
 from bot.core.options import parse_leads
-from bot.core.schedule import PollPlan, plan_next_poll
+from bot.core.schedule import BRIEF, DATE, STREAM, Moment, PollPlan, plan_next_poll
 from bot.core.timeutil import Clock, human_duration, utcnow
 from bot.ll2.client import LL2Client
 from bot.ll2.errors import LL2BudgetExhausted, LL2Error, LL2Throttled
 from bot.pipeline.delivery import ConsoleSink, DeliveryWorker, DrainReport, Sink
-from bot.pipeline.sync import Syncer, SyncReport
+from bot.pipeline.sync import FEED_EVENTS, FEED_LAUNCHES, Syncer, SyncReport
 from storage import queries
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import Subscription
@@ -75,6 +75,11 @@ def open_store(url: str) -> Engine:
     return engine
 
 
+def _fine(precision: str | None) -> bool:
+    """Return whether a date of this precision is a moment (good to the hour, or unsaid)."""
+    return precision is None or precision.lower() in FINE_PRECISIONS
+
+
 def known_types(engine: Engine) -> list[tuple[int, str]]:
     """Return ``(id, name)`` of every stored event type."""
     with session_scope(engine) as session:
@@ -88,7 +93,8 @@ def known_types(engine: Engine) -> list[tuple[int, str]]:
 class CycleReport:
     """What one pass of the pipeline did."""
 
-    sync: SyncReport | None = None
+    sync: SyncReport | None = None  # the first feed's (events when it is on)
+    syncs: dict[str, SyncReport] = field(default_factory=dict)  # by feed
     reminders: int = 0
     delivery: DrainReport = field(default_factory=DrainReport)
     throttled: LL2Throttled | None = None
@@ -115,7 +121,13 @@ class Pipeline:
         self.engine = engine
         self.client = client
         self.clock = clock
-        self.syncer = Syncer(client=client, engine=engine, alerts=config.alerts, clock=clock)
+        # One syncer per enabled feed, each with its own watermark and seeding; one client,
+        # so one request budget for all of them (invariant 8).
+        self.syncers: dict[str, Syncer] = {
+            feed: Syncer(client=client, engine=engine, alerts=config.alerts, clock=clock, feed=feed)
+            for feed in config.ll2.feeds
+        }
+        self.syncer = self.syncers.get(FEED_EVENTS) or next(iter(self.syncers.values()))
         # Without a sink (the Discord bot), a delivery cog drains the outbox and is told
         # through ``listeners`` when there is something new.
         self.worker = (
@@ -156,24 +168,50 @@ class Pipeline:
             last is None or self.clock() - last >= every
         ) and self.client.budget.remaining() > REFRESH_RESERVE
 
-    async def poll(self) -> CycleReport:
-        """Sync with LL2 once (plus any refresh that is due and affordable)."""
+    def _seeded(self) -> dict[str, bool]:
+        with session_scope(self.engine) as session:
+            return {
+                feed: queries.sync_state(session=session, feed=feed).seeded for feed in self.syncers
+            }
+
+    def feeds_to_poll(self, feeds: frozenset[str] | None = None) -> list[str]:
+        """Return the enabled feeds a poll asks, in order: ``feeds`` plus any not yet seeded.
+
+        ``feeds`` None means the last plan's feeds (every feed before any plan). A feed that
+        has never synced is always asked: it seeds quietly (invariant 4), and a feed
+        switched on in a running store must not wait for its moments to come up.
+        """
+        if feeds is None:
+            feeds = self.next_plan.feeds if self.next_plan is not None else None
+        seeded = self._seeded()
+        return [f for f in self.syncers if feeds is None or f in feeds or not seeded[f]]
+
+    async def poll(self, feeds: frozenset[str] | None = None) -> CycleReport:
+        """Sync the feeds asked (plus any refresh that is due and affordable).
+
+        Each poll asks only the feeds its plan is for (invariant 8: a request asks only the
+        feed whose moment is near); the budget is the client's, shared by every feed.
+        """
         report = CycleReport()
         try:
-            report.sync = await self.syncer.sync()
-            self.last_poll = self.clock()
-            # The syncer polls the events feed (launches join as a feed of their own).
-            self.last_sync[Event.feed] = self.last_poll
-            with session_scope(self.engine) as session:
-                state = queries.sync_state(session=session)
-                if report.sync.seeded:
-                    state.last_upcoming_refresh_at = self.clock()
-                    session.add(state)
-                types_at, upcoming_at = state.last_types_refresh_at, state.last_upcoming_refresh_at
-            if self._due(types_at, TYPES_REFRESH_EVERY):
-                await self.syncer.refresh_event_types()
-            if self._due(upcoming_at, UPCOMING_REFRESH_EVERY):
-                await self.syncer.refresh_upcoming()
+            for feed in self.feeds_to_poll(feeds):
+                syncer = self.syncers[feed]
+                synced = await syncer.sync()
+                report.syncs[feed] = synced
+                report.sync = report.sync or synced
+                self.last_poll = self.clock()
+                self.last_sync[feed] = self.last_poll
+                with session_scope(self.engine) as session:
+                    state = queries.sync_state(session=session, feed=feed)
+                    if synced.seeded:
+                        state.last_upcoming_refresh_at = self.clock()
+                        session.add(state)
+                    types_at = state.last_types_refresh_at
+                    upcoming_at = state.last_upcoming_refresh_at
+                if feed == FEED_EVENTS and self._due(types_at, TYPES_REFRESH_EVERY):
+                    await syncer.refresh_event_types()
+                if self._due(upcoming_at, UPCOMING_REFRESH_EVERY):
+                    await syncer.refresh_upcoming()
         except LL2BudgetExhausted as exc:
             report.throttled = exc  # our own limiter: expected, not a problem
             log.info("%s", exc)
@@ -184,11 +222,15 @@ class Pipeline:
             log.error("sync failed: %s", exc)
         return report
 
+    def enqueue_reminders(self) -> int:
+        """Enqueue the reminders due in every feed; return how many."""
+        return sum(syncer.enqueue_reminders() for syncer in self.syncers.values())
+
     async def cycle(self) -> CycleReport:
         """Run one full pass: align budget, sync, reminders, deliver."""
         await self.align_budget()
-        report = await self.poll()
-        report.reminders = await asyncio.to_thread(self.syncer.enqueue_reminders)
+        report = await self.poll(frozenset(self.syncers))
+        report.reminders = await asyncio.to_thread(self.enqueue_reminders)
         await self.deliver()
         if self.worker is not None:
             report.delivery = self._last_drain
@@ -203,33 +245,69 @@ class Pipeline:
 
     # --- scheduling -------------------------------------------------------------------------
 
-    def plan(self) -> PollPlan:
-        """Decide when the next poll should happen (invariant 8)."""
-        now = self.clock()
+    def moments(self, now: datetime) -> list[Moment]:
+        """Return the moments LL2 announced near ``now``, typed and tagged with their feed.
+
+        Events: a stream's ``start_time``; an event's ``date`` (``brief`` when a stream has
+        its own start). Launches: a stream's ``start_time``; ``net``, where status changes
+        happen (T-0, then the result); ``window_start`` when it differs from ``net``.
+        Only dates good to the hour count: a "NET November" date is no moment.
+        """
         horizon = now + timedelta(hours=2)
         since = now - timedelta(minutes=15)
+        found: list[Moment] = []
         with session_scope(self.engine) as session:
-            streams = queries.video_start_times(session=session, start=since, end=horizon)
-            dated = [
-                (e.id, e.date)
-                for e in queries.events_between(session=session, start=since, end=horizon)
-                # A "NET November" date is no moment: only dates good to the hour count.
-                if e.date is not None
-                and (e.date_precision is None or e.date_precision.lower() in FINE_PRECISIONS)
-            ]
-        streamed = {event_id for event_id, _ in streams}
-        moments = [t for _, t in streams] + [d for i, d in dated if i not in streamed]
-        brief = [d for i, d in dated if i in streamed]
+            if FEED_EVENTS in self.syncers:
+                streams = queries.video_start_times(session=session, start=since, end=horizon)
+                streamed = {event_id for event_id, _ in streams}
+                found += [Moment(t, STREAM, FEED_EVENTS) for _, t in streams]
+                for e in queries.events_between(session=session, start=since, end=horizon):
+                    if e.date is not None and _fine(e.date_precision):
+                        kind = BRIEF if e.id in streamed else DATE
+                        found.append(Moment(e.date, kind, FEED_EVENTS))
+            if FEED_LAUNCHES in self.syncers:
+                launch_streams = queries.launch_video_start_times(
+                    session=session, start=since, end=horizon
+                )
+                found += [Moment(t, STREAM, FEED_LAUNCHES) for _, t in launch_streams]
+                for _id, net, precision, window_start in queries.launch_moments(
+                    session=session, start=since, end=horizon
+                ):
+                    if not _fine(precision):
+                        continue
+                    if net is not None and since <= net <= horizon:
+                        found.append(Moment(net, DATE, FEED_LAUNCHES))
+                    if (
+                        window_start is not None
+                        and since <= window_start <= horizon
+                        and (net is None or abs(window_start - net) > timedelta(minutes=1))
+                    ):
+                        found.append(Moment(window_start, BRIEF, FEED_LAUNCHES))
+        return found
+
+    def idle_feeds(self) -> frozenset[str]:
+        """Return the feed an idle poll asks: the one synced longest ago (they take turns)."""
+        oldest = datetime.min.replace(tzinfo=self.clock().tzinfo)
+        feed = min(self.syncers, key=lambda f: self.last_sync.get(f, oldest))
+        return frozenset({feed})
+
+    def plan(self) -> PollPlan:
+        """Decide when the next poll should happen, and for which feeds (invariant 8)."""
+        now = self.clock()
         self.next_plan = plan_next_poll(
             now,
             last_poll=self.last_poll,
-            moments=moments,
-            brief_moments=brief,
+            moments=self.moments(now),
             requests_per_hour=self.client.budget.limit,
             min_interval=self.config.ll2.min_interval,
             budget_available_at=self.client.budget.available_at(),
             recent=self.client.budget.sent_times(),
+            feeds=self.idle_feeds(),
         )
+        # A hot window of a feed that is off (cannot happen today) must not stop every poll.
+        enabled = self.next_plan.feeds & frozenset(self.syncers)
+        if not enabled:
+            self.next_plan = PollPlan(self.next_plan.at, self.next_plan.reason, self.idle_feeds())
         return self.next_plan
 
     def poll_health(self) -> PollHealth:
@@ -307,7 +385,7 @@ class Pipeline:
         )
 
     async def _remind(self) -> None:
-        if await asyncio.to_thread(self.syncer.enqueue_reminders):
+        if await asyncio.to_thread(self.enqueue_reminders):
             await self.deliver()
 
     async def _reminder_job(self) -> None:
@@ -348,26 +426,36 @@ def console_pipeline(
     client: LL2Client,
     type_ids: Sequence[int] = (),
     kinds: Sequence[str] = (),
+    feed: str = "all",
     fmt: str = "text",
     stream: TextIO | None = None,
     clock: Clock = utcnow,
 ) -> Pipeline:
     """Build the pipeline ``tminus watch`` runs: an implicit subscription and a console sink.
 
+    ``feed`` (``events``, ``launches`` or ``all``) filters what is printed; the store syncs
+    every enabled feed whatever it is.
+
     The subscription is keyed by its flags, so rerunning ``watch`` with the same flags picks
     up the same outbox (and never prints an alert twice), while other flag sets get their own.
     """
     leads = parse_leads(None, config.alerts.reminders)
+    # The feed is part of the key: a subscription from before launches existed follows
+    # events only (migration 0005), so plain ``watch`` now gets one of its own.
     key = (
         f"watch:types={','.join(map(str, sorted(type_ids)))}"
-        f":kinds={','.join(kinds)}:leads={','.join(map(str, leads))}"
+        f":kinds={','.join(kinds)}:leads={','.join(map(str, leads))}:feed={feed}"
     )
     with session_scope(engine) as session:
         sub = queries.implicit_subscription(
             session=session,
             implicit_key=key,
             template=Subscription(
-                type_ids=list(type_ids), kinds=list(kinds), reminder_leads=leads, created_at=clock()
+                type_ids=list(type_ids),
+                kinds=list(kinds),
+                feed=feed,
+                reminder_leads=leads,
+                created_at=clock(),
             ),
         )
         sub_id = sub.id

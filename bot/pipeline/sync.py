@@ -1,7 +1,9 @@
-"""Sync: pull changed events from LL2, diff them against the store, fill the outbox.
+"""Sync: pull changed items of one feed from LL2, diff them against the store, fill the outbox.
 
-Each page is one transaction: the events, their outbox rows and the watermark move together
-(invariants 1 and 2). The watermark only moves past what has been committed.
+One :class:`Syncer` per feed (``events``, ``launches``), each with its own watermark, keyset
+walk, seeding and reminders. Each page is one transaction: the items, their outbox rows and
+the watermark move together (invariants 1 and 2). The watermark only moves past what has
+been committed.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,17 +21,21 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.config import AlertSettings
-from bot.core.alerts import Alert, AlertKind, reminder_alert
+from bot.core.alerts import Alert, AlertKind, Item, reminder_alert
 from bot.core.changes import detect_changes, reminder_due_times, subscription_matches
 from bot.core.items import Event
 from bot.core.launches import Launch
 from bot.core.timeutil import Clock, utcnow
-from bot.ll2.client import MAX_LIMIT, EventFilters, LL2Client
+from bot.ll2.client import MAX_LIMIT, EventFilters, LaunchFilters, LL2Client
+from bot.ll2.pages import EventPage, LaunchPage
 from bot.pipeline.crashpoints import crashpoint
 from bot.render import alert_json, render_alert
 from storage import queries
 from storage.db import one_line, refused_by_store, savepoint, session_scope
 from storage.models import DeliveryState, Subscription
+
+FEED_EVENTS = Event.feed
+FEED_LAUNCHES = Launch.feed
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +51,7 @@ class SyncReport:
     """What one sync did."""
 
     pages: int = 0
-    events: int = 0
+    events: int = 0  # items of the feed (events or launches), named when events came first
     rejected: int = 0
     enqueued: int = 0
     seeded: bool = False
@@ -170,6 +176,22 @@ def launch_record(launch: Launch, raw: dict[str, Any] | None = None) -> queries.
     )
 
 
+def item_from_snapshot(feed: str, snapshot: dict[str, Any]) -> Item:
+    """Rebuild an item of ``feed`` from its stored snapshot."""
+    if feed == FEED_LAUNCHES:
+        return launch_from_snapshot(snapshot)
+    return event_from_snapshot(snapshot)
+
+
+def item_record(
+    item: Item, raw: dict[str, Any] | None = None
+) -> queries.EventRecord | queries.LaunchRecord:
+    """Turn a parsed item of any feed into the plain values the store keeps."""
+    if isinstance(item, Launch):
+        return launch_record(item, raw)
+    return event_record(item, raw)
+
+
 def destination(subscription: Subscription) -> str:
     """Return where a subscription's alerts go: its channel, or (``tminus watch``) itself."""
     if subscription.channel_id is not None:
@@ -202,6 +224,10 @@ def delivery_rows(
                 agency_ids=sub.agency_ids,
                 program_ids=sub.program_ids,
                 alert=alert,
+                feed=sub.feed,
+                provider_ids=sub.provider_ids,
+                location_ids=sub.location_ids,
+                exclude=sub.exclude,
             ):
                 continue
             # A reminder lead counts only for the subscriptions that asked for it.
@@ -243,8 +269,27 @@ def delivery_rows(
     return rows
 
 
+@dataclass
+class _Page:
+    """One page of either feed, as the sync walks it."""
+
+    items: list[Item]
+    raw: dict[str, dict[str, Any]]
+    rejected: int
+    span: int
+
+
+def _page(page: EventPage | LaunchPage) -> _Page:
+    if isinstance(page, LaunchPage):
+        items: list[Item] = list(page.launches)
+    else:
+        items = list(page.events)
+    raw = {str(k): v for k, v in page.raw.items()}
+    return _Page(items, raw, len(page.rejected), page.span)
+
+
 class Syncer:
-    """Keep the store in step with LL2 and turn changes into outbox rows."""
+    """Keep the store in step with one LL2 feed and turn its changes into outbox rows."""
 
     def __init__(
         self,
@@ -255,7 +300,11 @@ class Syncer:
         clock: Clock = utcnow,
         overlap: timedelta = DEFAULT_OVERLAP,
         page_size: int = MAX_LIMIT,
+        feed: str = FEED_EVENTS,
     ) -> None:
+        if feed not in (FEED_EVENTS, FEED_LAUNCHES):
+            raise ValueError(f"unknown feed {feed!r}")
+        self.feed = feed
         self.client = client
         self.engine = engine
         self.settings = alerts
@@ -272,40 +321,50 @@ class Syncer:
 
     def apply_events(
         self,
-        events: Sequence[Event],
-        raw: dict[int, dict[str, Any]] | None = None,
+        events: Sequence[Item],
+        raw: dict[Any, dict[str, Any]] | None = None,
         *,
         seeding: bool,
         watermark: datetime | None = None,
         mark_seeded: bool = False,
         report: SyncReport | None = None,
     ) -> int:
-        """Store events, enqueue their alerts and move the watermark, all in one commit."""
+        """Store items, enqueue their alerts and move the watermark, all in one commit.
+
+        The items are this syncer's feed's (events or launches; the name is from when
+        events were the only feed).
+        """
         now = self.clock()
-        raw = raw or {}
+        raw = {str(k): v for k, v in (raw or {}).items()}
         with session_scope(self.engine) as session:
-            stored = queries.load_snapshots(session=session, event_ids=[e.id for e in events])
-            latest: dict[int, Event] = {}
-            for event in events:
-                latest[event.id] = event  # the same event twice in a page: keep the last
-            found: dict[int, list[Alert]] = {}
-            for event in latest.values():
-                before = stored.get(event.id)
-                found[event.id] = detect_changes(
-                    event_from_snapshot(before) if before else None,
-                    event,
+            latest: dict[str, Item] = {}
+            for item in events:
+                latest[item.item_id] = item  # the same item twice in a page: keep the last
+            stored = queries.stored_items(session=session, feed=self.feed, item_ids=list(latest))
+            found: dict[str, list[Alert]] = {}
+            records: dict[str, queries.EventRecord | queries.LaunchRecord] = {}
+            for item_id, item in latest.items():
+                before = stored.get(item_id)
+                alerts = detect_changes(
+                    item_from_snapshot(self.feed, before.snapshot) if before else None,
+                    item,
                     seeding=seeding,
                     now=now,
                     reschedule_threshold=self.settings.reschedule_threshold,
+                    announced_date=before.announced_date if before else None,
+                    announced_precision=before.announced_precision if before else None,
                 )
+                found[item_id] = alerts
+                record = item_record(item, raw.get(item_id))
+                self._carry_announced(record, item, before, alerts)
+                records[item_id] = record
             # Most polls produce no alert; only pages that do need the subscriptions loaded.
             subs = queries.active_subscriptions(session=session) if any(found.values()) else []
-            records = {e.id: event_record(e, raw.get(e.id)) for e in latest.values()}
             kept, enqueued = self._store(session, records, found, subs, now)
-            alerts = [a for event_id in kept for a in found[event_id]]
+            alerts = [a for item_id in kept for a in found[item_id]]
             if report is not None:
                 report.rejected += len(records) - len(kept)
-            state = queries.sync_state(session=session, feed=Event.feed)
+            state = queries.sync_state(session=session, feed=self.feed)
             if watermark is not None and watermark > now + CLOCK_SKEW:
                 watermark = None  # a caller's bad date must not hide every later change
             if watermark is not None and (state.watermark is None or watermark > state.watermark):
@@ -321,21 +380,41 @@ class Syncer:
             report.alerts.extend(a.key() for a in alerts)
         if alerts:
             log.info(
-                "%d alert(s) from %d event(s); %d deliveries enqueued",
+                "%d alert(s) from %d %s; %d deliveries enqueued",
                 len(alerts),
                 len(kept),
+                self.feed,
                 enqueued,
             )
         return enqueued
 
+    @staticmethod
+    def _carry_announced(
+        record: queries.EventRecord | queries.LaunchRecord,
+        item: Item,
+        before: queries.StoredItem | None,
+        alerts: Sequence[Alert],
+    ) -> None:
+        """Set the date users were last told: the new one if announced now, else the old."""
+        if before is None or any(a.kind is AlertKind.RESCHEDULED for a in alerts):
+            return  # None: the store takes the item's current date
+        if before.announced_date is not None:
+            record.announced_date = before.announced_date
+            record.announced_precision = before.announced_precision
+        else:
+            # Stored before announced dates were kept: what users saw is the stored date.
+            old = item_from_snapshot(item.feed, before.snapshot)
+            record.announced_date = old.date
+            record.announced_precision = old.date_precision.name if old.date_precision else None
+
     def _store(
         self,
         session: Session,
-        records: dict[int, queries.EventRecord],
-        found: dict[int, list[Alert]],
+        records: dict[str, queries.EventRecord | queries.LaunchRecord],
+        found: dict[str, list[Alert]],
         subs: list[Subscription],
         now: datetime,
-    ) -> tuple[list[int], int]:
+    ) -> tuple[list[str], int]:
         """Save events and enqueue their alerts; return the ids kept and the rows enqueued.
 
         The page goes in as one batch. If the store refuses a value in it (issue 9.2: a NUL
@@ -344,8 +423,14 @@ class Syncer:
         with the watermark, so one poison item never stalls the feed.
         """
 
-        def write(ids: list[int]) -> int:
-            queries.save_events(session=session, records=[records[i] for i in ids], now=now)
+        def write(ids: list[str]) -> int:
+            chosen = [records[i] for i in ids]
+            if self.feed == FEED_LAUNCHES:
+                launches = [r for r in chosen if isinstance(r, queries.LaunchRecord)]
+                queries.save_launches(session=session, records=launches, now=now)
+            else:
+                events = [r for r in chosen if isinstance(r, queries.EventRecord)]
+                queries.save_events(session=session, records=events, now=now)
             rows = delivery_rows([a for i in ids for a in found[i]], subs, now)
             return queries.enqueue_deliveries(session=session, rows=rows)
 
@@ -359,9 +444,9 @@ class Syncer:
             if not refused_by_store(exc):
                 raise
             batch_error = exc
-        kept: list[int] = []
+        kept: list[str] = []
         enqueued = 0
-        refused: list[tuple[int, BaseException]] = []
+        refused: list[tuple[str, BaseException]] = []
         for event_id in ids:
             try:
                 with savepoint(session):
@@ -376,11 +461,12 @@ class Syncer:
             # Every event refused alone: the store, not an item, is at fault. Fail the page
             # (the watermark stays) rather than set a whole page aside.
             raise batch_error
-        for event_id, error in refused:
+        for item_id, error in refused:
             log.error(
-                "setting event %d aside: the store refused it (%s); the rest of the page "
+                "setting %s %s aside: the store refused it (%s); the rest of the page "
                 "is stored and its alerts sent",
-                event_id,
+                "launch" if self.feed == FEED_LAUNCHES else "event",
+                item_id,
                 one_line(error),
             )
         return kept, enqueued
@@ -431,7 +517,7 @@ class Syncer:
     def _state(self) -> tuple[bool, datetime | None]:
         problem = self.check_store()
         with session_scope(self.engine) as session:
-            state = queries.sync_state(session=session, feed=Event.feed)
+            state = queries.sync_state(session=session, feed=self.feed)
             state.last_attempt_at = self.clock()
             if problem is not None:
                 state.last_error = problem
@@ -451,70 +537,98 @@ class Syncer:
 
     def _record_error(self, exc: BaseException) -> None:
         with session_scope(self.engine) as session:
-            state = queries.sync_state(session=session, feed=Event.feed)
+            state = queries.sync_state(session=session, feed=self.feed)
             state.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             session.add(state)
 
+    # --- LL2 requests, per feed -------------------------------------------------------------
+
+    async def _newest_change(self) -> _Page:
+        """Fetch the one most recently changed item of the feed."""
+        if self.feed == FEED_LAUNCHES:
+            return _page(
+                await self.client.launches_page(LaunchFilters(ordering="-last_updated", limit=1))
+            )
+        return _page(await self.client.events_page(EventFilters(ordering="-last_updated", limit=1)))
+
+    async def _changed_page(self, since: datetime, offset: int | None) -> _Page:
+        """Fetch one page of items changed since ``since``, oldest change first."""
+        if self.feed == FEED_LAUNCHES:
+            launches = LaunchFilters(
+                last_updated_gte=since, ordering="last_updated", limit=self.page_size, offset=offset
+            )
+            return _page(await self.client.launches_page(launches))
+        events = EventFilters(
+            last_updated_gte=since, ordering="last_updated", limit=self.page_size, offset=offset
+        )
+        return _page(await self.client.events_page(events))
+
+    async def _upcoming(self) -> AsyncIterator[_Page]:
+        """Yield the pages of the feed's upcoming list.
+
+        Launches ask ``hide_recent_previous``: without it a launch stays "upcoming" for a
+        day after it flew, and a seed would store yesterday's launches as coming.
+        """
+        if self.feed == FEED_LAUNCHES:
+            filters = LaunchFilters(limit=self.page_size, hide_recent_previous=True)
+            async for launch_page in self.client.upcoming_launch_pages(filters):
+                yield _page(launch_page)
+        else:
+            async for event_page in self.client.upcoming_pages(EventFilters(limit=self.page_size)):
+                yield _page(event_page)
+
     async def seed(self) -> SyncReport:
-        """Fill an empty store from LL2's upcoming list, quietly (invariant 4)."""
+        """Fill an empty feed from LL2's upcoming list, quietly (invariant 4)."""
         report = SyncReport(seeded=True)
         # LL2's newest change before the seed starts is where incremental polls take over:
         # anything edited while the upcoming pages are read comes after it. (The newest
-        # change *seen* would not do: an event edited behind the pages already read could
+        # change *seen* would not do: an item edited behind the pages already read could
         # be older than one edited on a later page.)
-        latest = await self.client.events_page(EventFilters(ordering="-last_updated", limit=1))
-        start_mark = self._plausible(latest.events[0].last_updated) if latest.events else None
-        pages = []
-        async for page in self.client.upcoming_pages(EventFilters(limit=self.page_size)):
-            pages.append(page)
-        events = [e for p in pages for e in p.events]
+        latest = await self._newest_change()
+        start_mark = self._plausible(latest.items[0].last_updated) if latest.items else None
+        pages = [page async for page in self._upcoming()]
+        items = [e for p in pages for e in p.items]
         raw = {k: v for p in pages for k, v in p.raw.items()}
         newest = start_mark or self.clock() - self.overlap
         report.pages = len(pages)
-        report.events = len(events)
-        report.rejected = sum(len(p.rejected) for p in pages)
+        report.events = len(items)
+        report.rejected = sum(p.rejected for p in pages)
         report.enqueued = await asyncio.to_thread(
             self.apply_events,
-            events,
+            items,
             raw,
             seeding=True,
             watermark=newest,
             mark_seeded=True,
             report=report,
         )
-        log.info("seeded the store with %d upcoming events", len(events))
+        log.info("seeded the store with %d upcoming %s", len(items), self.feed)
         return report
 
     async def poll_changes(self, watermark: datetime | None) -> SyncReport:
-        """Pull every event changed since ``watermark - overlap``, page by page.
+        """Pull every item changed since ``watermark - overlap``, page by page.
 
         Pages are walked by keyset (``last_updated__gte`` = the newest change already
-        committed) rather than by ``next`` offsets: an event edited while we page moves to
+        committed) rather than by ``next`` offsets: an item edited while we page moves to
         the end of LL2's ordering and would shift an unseen one past an offset.
         """
         report = SyncReport()
         since = (watermark or self.clock()) - self.overlap
         skip = 0  # items at exactly ``since`` already read (a tie group across pages)
         while True:
-            filters = EventFilters(
-                last_updated_gte=since,
-                ordering="last_updated",
-                limit=self.page_size,
-                offset=skip or None,
-            )
-            page = await self.client.events_page(filters)
+            page = await self._changed_page(since, skip or None)
             report.pages += 1
-            report.events += len(page.events)
-            report.rejected += len(page.rejected)
+            report.events += len(page.items)
+            report.rejected += page.rejected
             # A future-dated item is stored but neither moves the watermark nor the keyset:
             # it sorts last, so the walk reaches it by offset and still ends.
             newest = max(
-                (e.last_updated for e in page.events if self._plausible(e.last_updated)),
+                (e.last_updated for e in page.items if self._plausible(e.last_updated)),
                 default=None,
             )
             report.enqueued += await asyncio.to_thread(
                 self.apply_events,
-                page.events,
+                page.items,
                 page.raw,
                 seeding=False,
                 watermark=newest,
@@ -526,7 +640,7 @@ class Syncer:
                 break
             if newest is not None and newest > since:
                 since = newest
-                skip = sum(1 for e in page.events if e.last_updated == newest)
+                skip = sum(1 for e in page.items if e.last_updated == newest)
             else:
                 # No step forward in time (a page all at ``since``, all malformed or all
                 # future-dated): step over it by offset within the tie group. Either
@@ -537,14 +651,14 @@ class Syncer:
     async def refresh_upcoming(self) -> SyncReport:
         """Re-read LL2's upcoming list: catches changes that did not bump ``last_updated``."""
         report = SyncReport()
-        async for page in self.client.upcoming_pages(EventFilters(limit=self.page_size)):
+        async for page in self._upcoming():
             report.pages += 1
-            report.events += len(page.events)
+            report.events += len(page.items)
             report.enqueued += await asyncio.to_thread(
-                self.apply_events, page.events, page.raw, seeding=False, report=report
+                self.apply_events, page.items, page.raw, seeding=False, report=report
             )
         with session_scope(self.engine) as session:
-            state = queries.sync_state(session=session, feed=Event.feed)
+            state = queries.sync_state(session=session, feed=self.feed)
             state.last_upcoming_refresh_at = self.clock()
             session.add(state)
         return report
@@ -554,7 +668,7 @@ class Syncer:
         types = await self.client.event_types()
         with session_scope(self.engine) as session:
             queries.save_event_types(session=session, types=[(t.id, t.name) for t in types])
-            state = queries.sync_state(session=session, feed=Event.feed)
+            state = queries.sync_state(session=session, feed=self.feed)
             state.last_types_refresh_at = self.clock()
             session.add(state)
         return len(types)
@@ -566,7 +680,7 @@ class Syncer:
         now = self.clock()
         grace = self.settings.grace
         with session_scope(self.engine) as session:
-            state = queries.sync_state(session=session, feed=Event.feed)
+            state = queries.sync_state(session=session, feed=self.feed)
             last = state.reminders_watermark
             since = min(last, now - grace) if last else now - grace
             subs = [
@@ -591,26 +705,31 @@ class Syncer:
         longest: timedelta,
     ) -> int:
         grace = self.settings.grace
-        rows: list[dict[str, Any]] = []
+        due: list[dict[str, Any]] = []
         dropped: list[dict[str, Any]] = []
         # A reminder due since the last tick can belong to an event that began in between
         # (a late tick, a lead shorter than the gap): it must still be sent or dropped.
-        for row in queries.events_between(session=session, start=since, end=now + longest):
-            event = event_from_snapshot(row.snapshot)
+        rows: list[Any]
+        if self.feed == FEED_LAUNCHES:
+            rows = queries.launches_between(session=session, start=since, end=now + longest)
+        else:
+            rows = queries.events_between(session=session, start=since, end=now + longest)
+        for row in rows:
+            event = item_from_snapshot(self.feed, row.snapshot)
             leads = {timedelta(seconds=s) for sub in subs for s in sub.reminder_leads}
-            for lead, due in reminder_due_times(event, leads):
-                if not since < due <= now:
+            for lead, at in reminder_due_times(event, leads):
+                if not since < at <= now:
                     continue
                 alert = reminder_alert(event, lead)
                 matched = delivery_rows([alert], subs, now)
-                if now - due <= grace:
-                    rows.extend(matched)
+                if now - at <= grace:
+                    due.extend(matched)
                 else:
                     for item in matched:
                         item["state"] = DeliveryState.DROPPED.value
-                        item["last_error"] = f"missed by {now - due} (grace {grace})"
+                        item["last_error"] = f"missed by {now - at} (grace {grace})"
                     dropped.extend(matched)
         queries.enqueue_deliveries(session=session, rows=dropped)
         for item in dropped:
             log.warning("dropped reminder %s: %s", item["dedupe_key"], item["last_error"])
-        return queries.enqueue_deliveries(session=session, rows=rows)
+        return queries.enqueue_deliveries(session=session, rows=due)
