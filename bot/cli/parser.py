@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="text for people, json for one alert object per line (default text)",
     )
     watch.add_argument(
+        "--feed",
+        choices=("events", "launches", "all"),
+        default="all",
+        help="only print alerts of this feed (default all; the store syncs every enabled feed)",
+    )
+    watch.add_argument(
         "--type",
         dest="types",
         action="append",

@@ -64,6 +64,7 @@ async def _watch(config: Config, args: argparse.Namespace, *, out: TextIO | None
             client=client,
             type_ids=pipeline_types,
             kinds=kinds,
+            feed=getattr(args, "feed", "all"),
             fmt=args.format,
             stream=out,
         )
