@@ -45,9 +45,9 @@ async def watch_once(url: str, db: Path, *extra: str) -> tuple[int, str, str]:
 
 
 async def test_spent_budget_exits_75_with_one_line_saying_when(tmp_path: Path) -> None:
-    """LL2 allows 2 requests an hour: the run after they are spent exits 75 with one line."""
+    """LL2 allows 4 requests an hour (both feeds' seeds): the next run exits 75 with one line."""
     db = tmp_path / "w.db"
-    async with LL2Emulator(requests_per_hour=2) as emulator:
+    async with LL2Emulator(requests_per_hour=4) as emulator:
         code, out, err = await watch_once(emulator.url(), db)
         assert (code, err) == (0, "")
         code, out, err = await watch_once(emulator.url(), db)
