@@ -250,7 +250,7 @@ def test_empty_launch_list_says_so() -> None:
 def test_alert_json_line_of_a_launch_has_the_launch_object() -> None:
     """A launch alert's JSON line carries "launch": {id, name, slug, status, net, provider}."""
     launch = make_launch()
-    alert = new_event_alert(launch)  # type: ignore[arg-type]
+    alert = new_event_alert(launch)
     line = alert_json(alert, key="k", subscription_id=None, message=render_alert(alert))
     assert line["feed"] == "launches"
     assert "event" not in line
@@ -269,9 +269,9 @@ def test_launch_alerts_render_through_the_launch_look() -> None:
     """Alerts about a launch show its rocket and status and carry its watch buttons."""
     launch = make_launch(webcast_live=True)
     alerts = [
-        new_event_alert(launch),  # type: ignore[arg-type]
-        webcast_live_alert(launch),  # type: ignore[arg-type]
-        reminder_alert(launch, timedelta(hours=1)),  # type: ignore[arg-type]
+        new_event_alert(launch),
+        webcast_live_alert(launch),
+        reminder_alert(launch, timedelta(hours=1)),
     ]
     for alert in alerts:
         message = render_alert(alert, mention_role_ids=[7])
