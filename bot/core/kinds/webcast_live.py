@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.core.alerts import Alert, Item
 from bot.core.kinds._base import DetectContext, Kind, Look, Markup
 from bot.core.timeutil import isoformat_z
 
 EMOJI = "🔴"
+# While seeding, an item dated further back than this is not live "right now".
+STALE_AFTER = timedelta(hours=24)
 
 
 def webcast_live_alert(event: Item) -> Alert:
@@ -23,9 +27,13 @@ def detect(stored: Item | None, new: Item, context: DetectContext) -> list[Alert
 
     A stream live right now is news to a new store too (docs/architecture.md, invariant 4).
     """
-    if new.webcast_live and (stored is None or not stored.webcast_live):
-        return [webcast_live_alert(new)]
-    return []
+    if not new.webcast_live or (stored is not None and stored.webcast_live):
+        return []
+    if context.seeding and new.date is not None and new.date < context.now - STALE_AFTER:
+        # A flag left on by LL2's editors long after the item (a launch "live" since
+        # January) is history to a new store, not a stream to watch now.
+        return []
+    return [webcast_live_alert(new)]
 
 
 def content(alert: Alert, markup: Markup) -> str:
