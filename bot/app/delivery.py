@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.app.scheduled_events import ScheduledEventsLoop
 from bot.app.sink import UNKNOWN_MESSAGE, GlobalPacer, classify, message_kwargs, nonce_for
 from bot.pipeline.cards import CardGone
 from bot.pipeline.delivery import DeliveryWorker
@@ -117,9 +118,12 @@ class ChannelDelivery:
     def __init__(self, bot: TMinusBot) -> None:
         self.bot = bot
         self.wake = asyncio.Event()
+        # One pacer for posts, card edits and scheduled events: Discord's 50/s counts them all.
+        self.pacer = GlobalPacer(GLOBAL_RATE)
+        self.scheduled_events = ScheduledEventsLoop(bot, self.pacer)
         self.worker = DeliveryWorker(
             bot.engine,
-            DiscordSink(bot, GlobalPacer(GLOBAL_RATE)),
+            DiscordSink(bot, self.pacer),
             serves=lambda s: s.channel_id is not None,
             concurrency=CONCURRENCY,
         )
@@ -130,11 +134,13 @@ class ChannelDelivery:
         """Start draining; the pipeline wakes us when it enqueues."""
         self.bot.pipeline.listeners.append(self.wake.set)
         self._task = asyncio.create_task(self._run(), name="tminus-delivery")
+        self.scheduled_events.start()
 
     async def stop(self) -> None:
         """Stop draining; deliveries in flight stay pending and are resent (nonce-safe)."""
         with contextlib.suppress(ValueError):
             self.bot.pipeline.listeners.remove(self.wake.set)
+        await self.scheduled_events.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
