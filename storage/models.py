@@ -41,11 +41,6 @@ class EventRow(SQLModel, table=True):
     snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     # LL2's own JSON as received, so a newer tminus can re-read fields without refetching.
     raw: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    # The date (and precision) users were last told: the first one seen, then each date a
-    # ``rescheduled`` alert announced. Slips compare with it, not with the previous snapshot,
-    # so small steps that add up are announced once they pass the threshold.
-    announced_date: datetime | None = _utc(default=None, nullable=True)
-    announced_precision: str | None = None
     first_seen_at: datetime = _utc()
     seen_at: datetime = _utc()
 
@@ -372,11 +367,25 @@ class LaunchRow(SQLModel, table=True):
     snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     # LL2's own JSON as received, so a newer tminus can re-read fields without refetching.
     raw: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    # The NET users were last told (see EventRow.announced_date).
-    announced_date: datetime | None = _utc(default=None, nullable=True)
-    announced_precision: str | None = None
     first_seen_at: datetime = _utc()
     seen_at: datetime = _utc()
+
+
+class AnnouncedDate(SQLModel, table=True):
+    """The date (and precision) users were last told about an item of any feed.
+
+    The first date seen, then each date a ``rescheduled`` alert announced. Slips compare with
+    it, not with the previous snapshot, so small steps that add up are announced once they
+    pass the threshold. An item without a row (stored before this table) counts from its
+    stored date.
+    """
+
+    __tablename__ = "announced_dates"
+
+    feed: str = Field(primary_key=True)
+    item_id: str = Field(primary_key=True)
+    date: datetime | None = _utc(default=None, nullable=True)
+    precision: str | None = None
 
 
 class LaunchProviderRow(SQLModel, table=True):

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from storage.models import (
     AgencyRow,
+    AnnouncedDate,
     CardMessage,
     Delivery,
     DeliveryState,
@@ -57,7 +58,7 @@ class EventRecord:
     programs: list[tuple[int, str]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     videos: list[dict[str, Any]] = field(default_factory=list)
-    # The date users were last told (see EventRow.announced_date); None: the current date.
+    # The date users were last told (see AnnouncedDate); None: the item's current date.
     announced_date: datetime | None = None
     announced_precision: str | None = None
 
@@ -118,9 +119,7 @@ def load_snapshots(*, session: Session, event_ids: Iterable[int]) -> dict[int, d
     return {row[0]: dict(row[1]) for row in rows}
 
 
-def stored_items(
-    *, session: Session, feed: str, item_ids: Iterable[str]
-) -> dict[str, StoredItem]:
+def stored_items(*, session: Session, feed: str, item_ids: Iterable[str]) -> dict[str, StoredItem]:
     """Return, by string id, the stored state of each known item of ``feed`` among the ids."""
     model: Any = LaunchRow if feed == "launches" else EventRow
     if feed == "launches":
@@ -129,12 +128,35 @@ def stored_items(
         ids = list({int(i) for i in item_ids})
     if not ids:
         return {}
-    rows = session.exec(
-        select(
-            model.id, model.snapshot, model.announced_date, model.announced_precision
-        ).where(col(model.id).in_(ids))
-    ).all()
-    return {str(r[0]): StoredItem(dict(r[1]), r[2], r[3]) for r in rows}
+    rows = session.exec(select(model.id, model.snapshot).where(col(model.id).in_(ids))).all()
+    told = {
+        a.item_id: a
+        for a in session.exec(
+            select(AnnouncedDate).where(
+                AnnouncedDate.feed == feed, col(AnnouncedDate.item_id).in_([str(i) for i in ids])
+            )
+        ).all()
+    }
+    found = {}
+    for item_id, snapshot in rows:
+        announced = told.get(str(item_id))
+        found[str(item_id)] = StoredItem(
+            dict(snapshot),
+            announced.date if announced else None,
+            announced.precision if announced else None,
+        )
+    return found
+
+
+def save_announced(
+    *, session: Session, feed: str, dates: Iterable[tuple[str, datetime | None, str | None]]
+) -> None:
+    """Record ``(item id, date, precision)``: the date users were last told of each item."""
+    rows = [
+        {"feed": feed, "item_id": item_id, "date": date, "precision": precision}
+        for item_id, date, precision in dates
+    ]
+    _upsert(session, AnnouncedDate, rows, ["feed", "item_id"])
 
 
 def save_events(*, session: Session, records: Sequence[EventRecord], now: datetime) -> None:
@@ -156,10 +178,6 @@ def save_events(*, session: Session, records: Sequence[EventRecord], now: dateti
             "last_updated": record.last_updated,
             "snapshot": record.snapshot,
             "raw": record.raw,
-            "announced_date": record.announced_date or record.date,
-            "announced_precision": (
-                record.announced_precision if record.announced_date else record.date_precision
-            ),
             "seen_at": now,
             "first_seen_at": now,
         }
@@ -376,9 +394,7 @@ class LaunchRecord:
     raw: dict[str, Any]
     programs: list[tuple[int, str]] = field(default_factory=list)
     # (url, priority, start_time, live) of each webcast link.
-    videos: list[tuple[str, int | None, datetime | None, bool | None]] = field(
-        default_factory=list
-    )
+    videos: list[tuple[str, int | None, datetime | None, bool | None]] = field(default_factory=list)
     announced_date: datetime | None = None  # None: the current NET
     announced_precision: str | None = None
 
@@ -411,8 +427,6 @@ def save_launches(*, session: Session, records: Sequence[LaunchRecord], now: dat
             "last_updated": r.last_updated,
             "snapshot": r.snapshot,
             "raw": r.raw,
-            "announced_date": r.announced_date or r.net,
-            "announced_precision": r.announced_precision if r.announced_date else r.net_precision,
             "seen_at": now,
             "first_seen_at": now,
         }
@@ -936,7 +950,13 @@ def get_card(*, session: Session, channel_id: int, feed: str, item_id: str) -> C
 
 
 def card_slot(
-    *, session: Session, guild_id: int | None, channel_id: int, feed: str, item_id: str, now: datetime
+    *,
+    session: Session,
+    guild_id: int | None,
+    channel_id: int,
+    feed: str,
+    item_id: str,
+    now: datetime,
 ) -> CardMessage:
     """Return the card row of an item in a channel, creating an empty one (no message) once."""
     _insert_ignore(

@@ -288,6 +288,21 @@ def _page(page: EventPage | LaunchPage) -> _Page:
     return _Page(items, raw, len(page.rejected), page.span)
 
 
+def _announced(
+    records: Sequence[queries.EventRecord | queries.LaunchRecord],
+) -> list[tuple[str, datetime | None, str | None]]:
+    """Return ``(item id, date, precision)`` users were last told, for each record."""
+    told: list[tuple[str, datetime | None, str | None]] = []
+    for r in records:
+        if r.announced_date is not None:
+            told.append((str(r.id), r.announced_date, r.announced_precision))
+        elif isinstance(r, queries.LaunchRecord):
+            told.append((r.id, r.net, r.net_precision))
+        else:
+            told.append((str(r.id), r.date, r.date_precision))
+    return told
+
+
 class Syncer:
     """Keep the store in step with one LL2 feed and turn its changes into outbox rows."""
 
@@ -425,6 +440,7 @@ class Syncer:
 
         def write(ids: list[str]) -> int:
             chosen = [records[i] for i in ids]
+            queries.save_announced(session=session, feed=self.feed, dates=_announced(chosen))
             if self.feed == FEED_LAUNCHES:
                 launches = [r for r in chosen if isinstance(r, queries.LaunchRecord)]
                 queries.save_launches(session=session, records=launches, now=now)

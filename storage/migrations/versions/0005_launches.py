@@ -6,9 +6,9 @@ Create Date: 2026-12-03 09:00:00
 
 ``launches`` holds each launch as last seen (normalised columns for lookups, the snapshot
 change detection diffs against, LL2's raw JSON), with its providers, locations, programs and
-webcast links. Events and launches gain ``announced_date``/``announced_precision``: the date
-users were last told, which ``rescheduled`` compares with (small slips that add up are
-announced once). Existing events start from their current date.
+webcast links. ``announced_dates`` keeps, per item of either feed, the date users were last
+told, which ``rescheduled`` compares with (small slips that add up are announced once);
+existing events have no row and count from their stored date.
 
 Subscriptions gain ``feed``, ``provider_ids``, ``location_ids`` and ``exclude``. A
 subscription made before launches existed keeps following events only: its ``feed`` is set
@@ -57,8 +57,6 @@ def upgrade() -> None:
         sa.Column("last_updated", _UTC, nullable=False),
         sa.Column("snapshot", sa.JSON(), nullable=False),
         sa.Column("raw", sa.JSON(), nullable=False),
-        sa.Column("announced_date", _UTC, nullable=True),
-        sa.Column("announced_precision", sa.String(), nullable=True),
         sa.Column("first_seen_at", _UTC, nullable=False),
         sa.Column("seen_at", _UTC, nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -105,10 +103,15 @@ def upgrade() -> None:
     op.create_index("ix_launch_videos_launch_id", "launch_videos", ["launch_id"])
     op.create_index("ix_launch_videos_start_time", "launch_videos", ["start_time"])
 
-    op.add_column("events", sa.Column("announced_date", _UTC, nullable=True))
-    op.add_column("events", sa.Column("announced_precision", sa.String(), nullable=True))
-    # What users saw of an existing event is its current date.
-    op.execute("UPDATE events SET announced_date = date, announced_precision = date_precision")
+    # No rows for existing events: an item without one counts from its stored date.
+    op.create_table(
+        "announced_dates",
+        sa.Column("feed", sa.String(), nullable=False),
+        sa.Column("item_id", sa.String(), nullable=False),
+        sa.Column("date", _UTC, nullable=True),
+        sa.Column("precision", sa.String(), nullable=True),
+        sa.PrimaryKeyConstraint("feed", "item_id"),
+    )
 
     # Existing subscriptions were made when only events existed: they keep following events.
     # (Added with the default new rows get, then set on the rows already there: no table

@@ -296,7 +296,11 @@ def test_every_row_of_a_0001_store_survives_the_upgrade(old_store: Engine) -> No
     upgrade(old_store)
     assert current_revision(old_store) == head_revision()
     for table in UNCHANGED:
-        assert _dump(old_store, table) == before[table], table
+        # Later steps add columns (0004 and 0005 to subscriptions): the old ones stay as they were.
+        now = _dump(old_store, table)
+        assert len(now) == len(before[table]), table
+        kept = [row[: len(old)] for row, old in zip(now, before[table], strict=True)]
+        assert kept == before[table], table
 
     rows = _deliveries(old_store)
     assert sorted(rows) == [1, 2, 3, 4, 5, 6, 7]
