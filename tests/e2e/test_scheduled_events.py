@@ -66,8 +66,9 @@ async def test_events_are_created_updated_cancelled_and_left_alone_after_a_perso
     stack: Stack,
 ) -> None:
     """Created once within the horizon, moved on a slip, cancelled past it, a person's edit wins."""
-    await stack.command("alerts", "add", type="Docking", scheduled_events=True)
-    await stack.command("alerts", "add", type="EVA", scheduled_events=True)
+    for type_name in ("Docking", "4"):  # 4: EVA (by LL2 id)
+        reply = await stack.command("alerts", "add", type=type_name, scheduled_events=True)
+        assert "Subscribed" in (reply.content or ""), reply.content
     await eventually(
         lambda: ours(stack, "Soyuz") is not None and ours(stack, "US Space") is not None
     )
@@ -107,14 +108,25 @@ async def test_without_manage_events_add_refuses_and_a_later_403_pauses_only_eve
     stack: Stack,
 ) -> None:
     """No Manage Events: add refuses, saving nothing; losing it later pauses events only."""
-    role = stack.guild.roles[stack.guild.bot_role_id]
-    role.permissions = perms.DEFAULT_BOT
-    reply = await stack.command("alerts", "add", type="Docking", scheduled_events=True)
-    assert "Manage Events" in (reply.content or "")
+    plain = stack.discord.add_guild("No Events Club", channels=("launches",))
+    moderator = stack.discord.add_moderator(plain.id)
+    await stack.discord.flush()
+    await eventually(lambda: stack.discord.gateway.live_sessions() != [])
+    result = await stack.discord.invoke_command(
+        plain.id,
+        plain.channel_named("launches").id,
+        moderator.user.id,
+        "alerts",
+        {"type": "Docking", "scheduled_events": True},
+        subcommand="add",
+    )
+    reply = await result.response(timeout=5)
+    assert "Manage Events" in (reply.content or ""), reply.content
     with session_scope(stack.engine) as session:
-        assert queries.guild_subscriptions(session=session, guild_id=stack.guild.id) == []
+        assert queries.guild_subscriptions(session=session, guild_id=plain.id) == []
 
-    role.permissions = perms.DEFAULT_BOT | perms.MANAGE_EVENTS
+    # Granted at first; taken away later without the bot hearing of it: Discord answers 403.
+    role = stack.guild.roles[stack.guild.bot_role_id]
     await stack.command("alerts", "add", type="Docking", scheduled_events=True)
     await eventually(lambda: ours(stack, "Soyuz") is not None)
     role.permissions = perms.DEFAULT_BOT
