@@ -314,6 +314,32 @@ class DiscordSettings:
         _as_ids,
         doc="Guild ids whose slash commands are synced instantly (development); else global sync.",
     )
+    shard_count: int | None = setting(
+        None,
+        _as_int,
+        above=0,
+        doc="Gateway shards of the whole bot, all processes together; unset: Discord's advice.",
+    )
+    shard_ids: tuple[int, ...] = setting(
+        (),
+        _as_ids,
+        doc="The shards this process connects (needs shard_count); empty: every shard.",
+    )
+
+    def shard_problem(self) -> str | None:
+        """Return why shard_ids and shard_count do not fit together, or None."""
+        if self.shard_ids and self.shard_count is None:
+            return "discord.shard_ids needs discord.shard_count (the shards of the whole bot)"
+        count = self.shard_count or 0
+        bad = [i for i in self.shard_ids if not 0 <= i < count]
+        if bad:
+            return (
+                f"discord.shard_ids must be between 0 and {count - 1} "
+                f"(shard_count {count}), got {bad[0]}"
+            )
+        if len(set(self.shard_ids)) != len(self.shard_ids):
+            return "discord.shard_ids lists a shard twice"
+        return None
 
 
 @dataclass(frozen=True)

@@ -431,3 +431,52 @@ class LaunchVideoRow(SQLModel, table=True):
     priority: int | None = None
     start_time: datetime | None = _utc(default=None, nullable=True, index=True)
     live: bool | None = None
+
+
+# --- the cluster (PostgreSQL; docs/architecture.md, invariant 12) ----------------------------
+
+
+class ClusterLease(SQLModel, table=True):
+    """A named lease (``poller``): who holds it and until when, in the database's clock."""
+
+    __tablename__ = "cluster_lease"
+
+    name: str = Field(primary_key=True)
+    holder: str | None = None
+    expires_at: datetime | None = _utc(default=None, nullable=True)
+    acquired_at: datetime | None = _utc(default=None, nullable=True)
+
+
+class ClusterMember(SQLModel, table=True):
+    """A running ``tminus run`` process, as its last heartbeat described it (``/status``)."""
+
+    __tablename__ = "cluster_members"
+
+    owner: str = Field(primary_key=True)  # host:pid:random, unique per process start
+    host: str
+    pid: int
+    shard_count: int | None = None
+    shard_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    shards_up: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    leader: bool = False
+    started_at: datetime = _utc()
+    seen_at: datetime = _utc()
+
+
+class ChannelClaim(SQLModel, table=True):
+    """Which process drains a channel's pending deliveries, until when (per-channel order)."""
+
+    __tablename__ = "channel_claims"
+
+    channel_id: int = Field(primary_key=True, sa_type=BigInteger)
+    owner: str | None = None
+    claimed_until: datetime = _utc()
+
+
+class RatePacer(SQLModel, table=True):
+    """A pacer shared by every process: the next free send slot, in epoch seconds."""
+
+    __tablename__ = "rate_pacers"
+
+    name: str = Field(primary_key=True)
+    next_at: float = 0.0

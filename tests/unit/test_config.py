@@ -75,6 +75,8 @@ LAYERS: dict[tuple[str, str], tuple[Any, str, Any, Any]] = {
         "wss://env.example/gw",
     ),
     ("discord", "dev_guild_ids"): ([1, 2], "3,4", (1, 2), (3, 4)),
+    ("discord", "shard_count"): (4, "6", 4, 6),
+    ("discord", "shard_ids"): ([0, 1], "2,3", (0, 1), (2, 3)),
     ("ll2", "url"): (
         "http://file.example/2.3.0",
         "http://env.example/2.2.0",
