@@ -94,6 +94,11 @@ class RequestBudget:
             self._blocked_until = min(as_utc(record.blocked_until), now + WINDOW)
         self._prune(now)
 
+    def reload(self) -> None:
+        """Read the hour's record again from the store (a new cluster leader: the old one spent)."""
+        if self._store is not None:
+            self._restore(self._store)
+
     def _save(self) -> None:
         if self._store is None:
             return
