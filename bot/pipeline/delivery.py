@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol, TextIO
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.core.timeutil import Clock, utcnow
 from bot.pipeline.cards import CardGone, CardKeeper, CardSink, Written, is_card, is_loud
@@ -121,6 +122,12 @@ class DeliveryWorker:
             subs = queries.active_subscriptions(session=session)
         return {s.id: s for s in subs if s.id is not None and self.serves(s)}
 
+    def _due(self, session: Session, *, limit: int, subscription_ids: list[int]) -> list[Delivery]:
+        """Return the due deliveries this drain sends (a cluster worker: its claimed ones)."""
+        return queries.due_deliveries(
+            session=session, now=self.clock(), limit=limit, subscription_ids=subscription_ids
+        )
+
     async def drain(self, *, limit: int = 1000) -> DrainReport:
         """Send every due delivery (up to ``limit``); one failing channel stops no other."""
         report = DrainReport()
@@ -132,9 +139,7 @@ class DeliveryWorker:
         if not subs:
             return report
         with session_scope(self.engine) as session:
-            due = queries.due_deliveries(
-                session=session, now=self.clock(), limit=limit, subscription_ids=list(subs)
-            )
+            due = self._due(session, limit=limit, subscription_ids=list(subs))
             served_by = queries.delivery_subscription_ids(
                 session=session, delivery_ids=[d.id for d in due if d.id is not None]
             )
