@@ -20,6 +20,7 @@ from bot.core.timeutil import Clock, human_duration, utcnow
 from bot.ll2.client import LL2Client
 from bot.ll2.errors import LL2BudgetExhausted, LL2Error, LL2Throttled
 from bot.pipeline.delivery import ConsoleSink, DeliveryWorker, DrainReport, Sink
+from bot.pipeline.lease import Lease
 from bot.pipeline.sync import FEED_EVENTS, FEED_LAUNCHES, Syncer, SyncReport
 from storage import queries
 from storage.db import make_engine, session_scope, upgrade
@@ -145,6 +146,8 @@ class Pipeline:
         # Whether this process polls LL2 and runs the reminder tick. One process does all of
         # it until the PostgreSQL lease (invariant 12) decides between several.
         self.leader = True
+        # On PostgreSQL (several processes): poll and remind only while holding this lease.
+        self.lease: Lease | None = None
         self.last_attempt: datetime | None = None
         self.next_plan: PollPlan | None = None
         self._scheduler: AsyncIOScheduler | None = None
@@ -346,7 +349,20 @@ class Pipeline:
         except Exception:
             log.exception("%s failed; will run again", name)
 
+    def leading(self) -> bool:
+        """Return whether this process polls and reminds now (the lease, when there is one)."""
+        self.leader = self.lease is None or self.lease.held
+        return self.leader
+
+    def lease_gained(self) -> None:
+        """Take over polling: count what the old leader spent, and poll as soon as planned."""
+        self.client.budget.reload()
+        self.last_poll = None  # this process's own last poll says nothing now
+        self._schedule_poll()
+
     async def _poll_and_deliver(self) -> None:
+        if not self.leading():
+            return  # another process polls (invariant 12); checked again at every turn
         if self.client.alignment_due:
             # At start-up and after a 429: LL2's own count, so a restart or a peer on the
             # same IP does not draw 429s (``watch --once`` aligns on every cycle).
@@ -365,11 +381,17 @@ class Pipeline:
         if self._scheduler is None or not self._scheduler.running:
             return
         try:
-            plan = self.plan()
+            if self.lease is not None and not self.leading():
+                plan = PollPlan(
+                    at=self.clock() + self.lease.check_every, reason="another process polls"
+                )
+            else:
+                plan = self.plan()
         except Exception:
             log.exception("could not plan the next poll; retrying in a minute")
             plan = PollPlan(at=self.clock() + timedelta(minutes=1), reason="planning failed")
-        log.info(
+        log.log(
+            logging.INFO if self.lease is None or self.leader else logging.DEBUG,
             "next LL2 poll %s (%s, %d requests left this hour)",
             plan.at.strftime("%H:%M:%S"),
             plan.reason,
@@ -385,6 +407,8 @@ class Pipeline:
         )
 
     async def _remind(self) -> None:
+        if not self.leading():
+            return
         if await asyncio.to_thread(self.enqueue_reminders):
             await self.deliver()
 

@@ -1,0 +1,66 @@
+"""One Discord rate budget for the whole bot: a pacer shared through PostgreSQL.
+
+Discord's global limit (50 requests/s) is per bot, not per process (docs/architecture.md,
+invariants 3 and 12). Every process paces its Discord requests on one row of the store
+(``rate_pacers``): each request reserves the next free slot, slots ``1/rate`` seconds
+apart in the database's clock, and waits for it. Together the processes never go faster
+than ``rate``; one process alone gets every slot when the others are idle. A request costs
+one short UPDATE (fine at 50/s). When the store does not answer, the process falls back to
+its own pacer at the full rate — still within the limit unless others are sending too, and
+then Discord's 429s (retried with backoff) keep it honest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import Engine
+
+from bot.app.sink import GlobalPacer
+from bot.pipeline.lease import is_cluster_store
+from storage import cluster
+from storage.db import session_scope
+
+log = logging.getLogger(__name__)
+
+# Requests per second for all processes together: Discord allows 50; the headroom absorbs
+# the jitter between a slot and the moment the request reaches Discord.
+SHARED_RATE = 47.0
+PACER = "discord"
+
+
+class SharedPacer:
+    """Space requests on a pacer row shared by every process of the bot."""
+
+    def __init__(self, engine: Engine, per_second: float = SHARED_RATE, name: str = PACER) -> None:
+        self.engine = engine
+        self.interval = 1.0 / per_second
+        self.name = name
+        self._fallback = GlobalPacer(per_second)
+        self._warned = False
+
+    def _take(self) -> float:
+        with session_scope(self.engine) as session:
+            return cluster.take_rate_slot(session=session, name=self.name, interval=self.interval)
+
+    async def wait(self) -> None:
+        """Return when this process's next request may go."""
+        try:
+            delay = await asyncio.to_thread(self._take)
+        except Exception as exc:
+            if not self._warned:
+                log.warning("shared Discord pacer unavailable (%s); pacing locally", exc)
+                self._warned = True
+            await self._fallback.wait()
+            return
+        self._warned = False
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+def pacer_for(engine: Engine, local_rate: float) -> SharedPacer | GlobalPacer:
+    """Return the bot's pacer: shared through the store on PostgreSQL, else this process's."""
+    if is_cluster_store(engine):
+        return SharedPacer(engine)
+    return GlobalPacer(local_rate)
