@@ -1,9 +1,10 @@
-"""``tminus demo``: the whole pipeline, offline, on a scripted ~20-second timeline.
+"""``tminus demo``: the whole pipeline, offline, on a scripted ~30-second timeline.
 
-The LL2 emulator serves the bundled recorded events on a free loopback port; a fake clock
-starts an hour before the recorded Soyuz MS-28 docking, and each step changes something in
-"LL2" and runs one real pipeline pass (sync → diff → outbox → console), so every alert kind
-appears as it would in a channel.
+The LL2 emulator serves the bundled recorded events and a recorded launch on a free loopback
+port; a fake clock starts an hour before the recorded Soyuz MS-28 docking (the launch is 40
+minutes away), and each step changes something in "LL2" and runs one real pipeline pass
+(sync → diff → outbox → console), so every alert kind appears as it would in a channel: the
+launch goes Go, its webcast goes live and it succeeds.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO, cast
 
@@ -29,7 +30,8 @@ from bot.pipeline.runner import console_pipeline, open_store
 DOCKING_ID = 1300  # Soyuz MS-28 docking, recorded with updates and three webcasts
 SLIP_ID = 1513  # Progress MS-35 docking
 PRESS_ID = 1520  # ISS operations update teleconference (cloned as a new event)
-PACE = 3.0  # seconds of real time between steps
+LAUNCH_ID = "e60aa241-1f2c-4459-ba94-2f576c3e5632"  # Falcon 9 | Dragon CRS-2 SpX-34 (recorded)
+PACE = 2.5  # seconds of real time between steps
 
 
 async def main(config: Config, args: argparse.Namespace) -> int:
@@ -47,6 +49,7 @@ async def run_demo(
     """Play the demo timeline; return 0."""
     # Dev tools stay off the runtime path: only `demo` and `emulator` load them, lazily.
     from bot.devtools.ll2_emulator import FakeClock, LL2Emulator, load_recorded_events
+    from bot.devtools.ll2_emulator.launches import load_recorded_launches
 
     stream = _KindTally(out or sys.stdout)
     # Replay the recordings around today: every date (and webcast time) moves so that the
@@ -57,6 +60,7 @@ async def run_demo(
     shift = start + timedelta(hours=1, minutes=1) - parse_datetime(docking["date"])
     events = [_shifted(e, shift) for e in recorded]
     docking_date = start + timedelta(hours=1, minutes=1)
+    launch = _demo_launch(load_recorded_launches(), start + timedelta(minutes=40))
     clock = FakeClock(start)
 
     def say(text: str) -> None:
@@ -69,10 +73,19 @@ async def run_demo(
     )
     with tempfile.TemporaryDirectory(prefix="tminus-demo-") as tmp:
         db_url = f"sqlite:///{Path(tmp) / 'demo.db'}"
-        async with LL2Emulator(events, clock=clock, requests_per_hour=None) as emulator:
+        async with LL2Emulator(
+            events, launches=[launch], clock=clock, requests_per_hour=None
+        ) as emulator:
             demo_config = replace(
                 config,
-                ll2=replace(config.ll2, url=emulator.url("2.2.0"), api_key=None),
+                # The loopback emulator has no limit; both feeds poll at every step.
+                ll2=replace(
+                    config.ll2,
+                    url=emulator.url("2.2.0"),
+                    api_key=None,
+                    requests_per_hour=3600,
+                    feeds=("events", "launches"),
+                ),
                 storage=replace(config.storage, url=db_url),
             )
             engine = open_store(db_url)
@@ -102,8 +115,8 @@ async def run_demo(
                         await _pause(sleep, pace)
 
                     await step(
-                        f"first sync of an empty store: {len(events)} recorded events, "
-                        "old updates stay quiet"
+                        f"first sync of an empty store: {len(events)} recorded events and "
+                        "a recorded launch, old updates stay quiet"
                     )
                     clock.advance(minutes=1, seconds=30)
                     await step("an hour before the Soyuz MS-28 docking: the 1h reminder")
@@ -117,7 +130,12 @@ async def run_demo(
                             "Cosmic_Penguin",
                         ),
                     )
-                    clock.advance(minutes=3)
+                    clock.advance(minutes=1)
+                    await step(
+                        f"{launch['name']} is Go for launch",
+                        lambda: emulator.set_launch_status(LAUNCH_ID, "Go"),
+                    )
+                    clock.advance(minutes=2)
                     await step(
                         "NASA's stream starts: LL2 flips webcast_live",
                         lambda: emulator.set_webcast_live(DOCKING_ID, True),
@@ -145,7 +163,17 @@ async def run_demo(
                         lambda: emulator.add_event(press),
                     )
                     clock.advance(minutes=1)
-                    await step("nothing changed: one request, no alerts")
+                    await step(
+                        "SpaceX's launch stream starts",
+                        lambda: emulator.set_launch_webcast(LAUNCH_ID, True),
+                    )
+                    clock.advance(minutes=2)
+                    await step(
+                        "liftoff and orbit: LL2 marks the launch a success",
+                        lambda: emulator.set_launch_status(LAUNCH_ID, "Success"),
+                    )
+                    clock.advance(minutes=1)
+                    await step("nothing changed: no alerts")
             finally:
                 engine.dispose()
     stream.write(f"\n{coverage(stream.seen)}\n")
@@ -153,17 +181,22 @@ async def run_demo(
     return 0
 
 
+# Kinds the timeline plays more than once on purpose: a docking's and a launch's webcast, a
+# launch going Go and then succeeding.
+PLAYED = {"webcast_live": 2, "status": 2}
+
+
 def coverage(seen: dict[str, int]) -> str:
-    """Return the demo's closing line: whether every registered kind was printed, once."""
+    """Return the demo's closing line: whether every registered kind was printed as planned."""
     missing = [k.name for k in ALL_KINDS if not seen.get(k.name)]
-    repeated = [k.name for k in ALL_KINDS if seen.get(k.name, 0) > 1]
+    repeated = [k.name for k in ALL_KINDS if seen.get(k.name, 0) > PLAYED.get(k.name, 1)]
     if not missing and not repeated:
         return "demo finished: every alert kind went through the real pipeline."
     parts = []
     if missing:
         parts.append(f"not played by this timeline: {', '.join(missing)}")
     if repeated:
-        parts.append(f"printed more than once: {', '.join(repeated)}")
+        parts.append(f"printed more often than played: {', '.join(repeated)}")
     return "demo finished; " + "; ".join(parts) + "."
 
 
@@ -189,6 +222,32 @@ class _KindTally:
     def flush(self) -> None:
         """Flush the stream underneath."""
         self.inner.flush()
+
+
+def _demo_launch(recorded: list[dict[str, Any]], net: datetime) -> dict[str, Any]:
+    """Return the recorded Dragon launch moved to ``net``: TBD, off air, a stream at T-15m."""
+    launch = copy.deepcopy(next(x for x in recorded if x["id"] == LAUNCH_ID))
+    stamp = isoformat_z(net)
+    launch.update(
+        net=stamp,
+        window_start=stamp,
+        window_end=stamp,
+        net_precision={"id": 1, "name": "Minute", "abbrev": "MIN"},
+        status={"id": 2},
+        webcast_live=False,
+        holdreason="",
+        failreason="",
+        vid_urls=[
+            {
+                "priority": 10,
+                "title": launch["name"],
+                "url": "https://www.youtube.com/@SpaceX/live",
+                "start_time": isoformat_z(net - timedelta(minutes=15)),
+                "live": False,
+            }
+        ],
+    )
+    return launch
 
 
 def _shifted(event: dict[str, Any], shift: timedelta) -> dict[str, Any]:

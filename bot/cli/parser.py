@@ -108,10 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "demo",
         parents=[common],
-        help="offline demo: recorded events, a scripted timeline, every alert kind",
-        description="Serve bundled recorded LL2 events from the emulator on loopback and play "
-        "a ~20 s timeline (an update, a webcast going live, a reminder, a slip, a new "
-        "event) through the real pipeline, printing the alerts. Needs no network.",
+        help="offline demo: recorded events and a launch, a scripted timeline, every alert kind",
+        description="Serve bundled recorded LL2 events and a recorded launch from the emulator "
+        "on loopback and play a ~30 s timeline (a reminder, an update, a launch going Go, "
+        "webcasts going live, a slip, a new event, the launch's success) through the real "
+        "pipeline, printing the alerts. Needs no network.",
     )
 
     events = sub.add_parser(
