@@ -9,8 +9,9 @@ from bot.core.kinds._base import DetectContext, Kind, Look, Markup
 from bot.core.timeutil import isoformat_z
 
 EMOJI = "🔴"
-# While seeding, an item dated further back than this is not live "right now".
-STALE_AFTER = timedelta(hours=24)
+# While seeding, an item dated further back than this is not live "right now": the longest
+# webcasts (an EVA) run some 8 hours from the date; a flag on long after is a stale edit.
+STALE_AFTER = timedelta(hours=12)
 
 
 def webcast_live_alert(event: Item) -> Alert:
