@@ -12,11 +12,13 @@ from discord import app_commands
 from discord.ext import commands
 from sqlalchemy import Engine
 
+from bot.app.cluster import Cluster
 from bot.app.metrics import GatewayState, Metrics, MetricsServer
 from bot.config import Config, DiscordSettings, Secret, env_name
 from bot.core.options import UsageError
 from bot.ll2.client import LL2Client
 from bot.pipeline.budget_store import stored_budget
+from bot.pipeline.lease import LeasePeriodError, is_cluster_store, lease_period
 from bot.pipeline.runner import Pipeline, open_store
 from bot.pipeline.store_lock import StoreRefused, check_lasting, exclusive_store
 from storage.db import StorageError
@@ -79,6 +81,19 @@ class TMinusBot(commands.AutoShardedBot):
         self.scheduler: Any = None
         self.commands_synced = False
         self.metrics.watch_ll2(ll2)
+        # On PostgreSQL this process is one of a cluster: the poller lease, a heartbeat,
+        # channel claims (invariant 12). On SQLite it is the only one (store_lock).
+        self.cluster: Cluster | None = (
+            Cluster(
+                engine,
+                pipeline=pipeline,
+                shard_count=config.discord.shard_count,
+                shard_ids=config.discord.shard_ids,
+                shards_up=self.shards_up,
+            )
+            if start_pipeline and is_cluster_store(engine)
+            else None
+        )
 
     async def setup_hook(self) -> None:
         """Load cogs, sync application commands and start the pipeline's jobs."""
@@ -102,6 +117,8 @@ class TMinusBot(commands.AutoShardedBot):
         if self.start_pipeline:
             from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+            if self.cluster is not None:
+                self.cluster.start()  # first try for the lease before the first poll
             self.scheduler = AsyncIOScheduler(timezone="UTC")
             self.pipeline.start(self.scheduler)
             self.scheduler.start()
@@ -159,7 +176,13 @@ class TMinusBot(commands.AutoShardedBot):
         """Stop the jobs, then disconnect (pending deliveries stay pending)."""
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self.cluster is not None:
+            await self.cluster.stop()  # a peer takes the lease over at once
         await super().close()
+
+    def shards_up(self) -> list[int]:
+        """Return the ids of this process's shards whose gateway connection is open."""
+        return sorted(i for i, shard in self.shards.items() if not shard.is_closed())
 
     def gateway_state(self) -> GatewayState:
         """Return whether the gateway is ready and how many of this process's shards are up."""
@@ -186,6 +209,15 @@ async def run_bot(config: Config) -> int:
             file=sys.stderr,
         )
         return 2
+    problem = config.discord.shard_problem()
+    if problem:
+        print(f"tminus: {problem}", file=sys.stderr)  # noqa: T201
+        return 2
+    try:
+        lease_period()
+    except LeasePeriodError as exc:
+        print(f"tminus: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
     try:
         check_lasting(config.storage.url)
         with exclusive_store(config.storage.url):
@@ -205,7 +237,13 @@ async def _run(config: Config, token: Secret) -> int:
     try:
         async with LL2Client(config.ll2, budget=stored_budget(engine, config.ll2)) as client:
             pipeline = Pipeline(config=config, engine=engine, client=client, sink=None)
-            bot = TMinusBot(config=config, engine=engine, ll2=client, pipeline=pipeline)
+            shards: dict[str, Any] = {}
+            if config.discord.shard_count is not None:
+                # Each process connects only its own shards (invariant 12); discord.py routes
+                # the interactions of those shards' guilds to it.
+                shards["shard_count"] = config.discord.shard_count
+                shards["shard_ids"] = list(config.discord.shard_ids) or None
+            bot = TMinusBot(config=config, engine=engine, ll2=client, pipeline=pipeline, **shards)
             async with bot:
                 server = None
                 if config.metrics.listen is not None:

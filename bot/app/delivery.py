@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.app.scheduled_events import ScheduledEventsLoop
+from bot.app.shared_rate import pacer_for
 from bot.app.sink import UNKNOWN_MESSAGE, GlobalPacer, classify, message_kwargs, nonce_for
 from bot.pipeline.cards import CardGone
+from bot.pipeline.claims import ClaimingWorker
 from bot.pipeline.delivery import DeliveryWorker
 from bot.render import MessagePayload
 from storage.models import Delivery, Subscription
@@ -119,13 +121,27 @@ class ChannelDelivery:
         self.bot = bot
         self.wake = asyncio.Event()
         # One pacer for posts, card edits and scheduled events: Discord's 50/s counts them all.
-        self.pacer = GlobalPacer(GLOBAL_RATE)
+        # On PostgreSQL, one pacer row for every process of the bot (invariant 12).
+        self.pacer = pacer_for(bot.engine, GLOBAL_RATE)
         self.scheduled_events = ScheduledEventsLoop(bot, self.pacer)
-        self.worker = DeliveryWorker(
-            bot.engine,
-            DiscordSink(bot, self.pacer),
-            serves=lambda s: s.channel_id is not None,
-            concurrency=CONCURRENCY,
+        member = bot.cluster
+        self.worker = (
+            # Several processes drain one outbox: each sends the channels it claimed.
+            ClaimingWorker(
+                bot.engine,
+                DiscordSink(bot, self.pacer),
+                owner=member.owner,
+                period=member.period,
+                serves=lambda s: s.channel_id is not None,
+                concurrency=CONCURRENCY,
+            )
+            if member is not None
+            else DeliveryWorker(
+                bot.engine,
+                DiscordSink(bot, self.pacer),
+                serves=lambda s: s.channel_id is not None,
+                concurrency=CONCURRENCY,
+            )
         )
         bot.metrics.watch_worker(self.worker)
         self._task: asyncio.Task[None] | None = None

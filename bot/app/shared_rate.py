@@ -30,12 +30,12 @@ SHARED_RATE = 47.0
 PACER = "discord"
 
 
-class SharedPacer:
+class SharedPacer(GlobalPacer):
     """Space requests on a pacer row shared by every process of the bot."""
 
     def __init__(self, engine: Engine, per_second: float = SHARED_RATE, name: str = PACER) -> None:
+        super().__init__(per_second)
         self.engine = engine
-        self.interval = 1.0 / per_second
         self.name = name
         self._fallback = GlobalPacer(per_second)
         self._warned = False
@@ -59,7 +59,7 @@ class SharedPacer:
             await asyncio.sleep(delay)
 
 
-def pacer_for(engine: Engine, local_rate: float) -> SharedPacer | GlobalPacer:
+def pacer_for(engine: Engine, local_rate: float) -> GlobalPacer:
     """Return the bot's pacer: shared through the store on PostgreSQL, else this process's."""
     if is_cluster_store(engine):
         return SharedPacer(engine)
