@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, false, func, literal_column, or_, update
+from sqlalchemy import Table, bindparam, case, delete, false, func, literal_column, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -72,16 +73,67 @@ class StoredItem:
     announced_precision: str | None
 
 
+# The hot path (a page stored, its alerts enqueued) runs Core statements built once per
+# dialect, table and column set, and executed with a list of parameter sets: the compiled
+# form is cached, and the driver runs one executemany (SQLite) or a few multi-row batches
+# (psycopg, "insertmanyvalues"). ``insert(...).values(rows)`` would render and compile a new
+# multi-row statement on every call, which was most of a page's CPU (issue 13).
+
+
+@functools.cache
+def _insert_statement(
+    dialect: str,
+    model: Any,
+    keys: tuple[str, ...] = (),
+    update: tuple[str, ...] = (),
+    returning: tuple[str, ...] = (),
+) -> Any:
+    """Return ``INSERT … ON CONFLICT (keys) DO UPDATE SET update`` (or DO NOTHING), built once."""
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    table: Table = model.__table__
+    statement = module.insert(table)
+    if update:
+        statement = statement.on_conflict_do_update(
+            index_elements=list(keys), set_={c: statement.excluded[c] for c in update}
+        )
+    else:
+        statement = statement.on_conflict_do_nothing()
+    if returning:
+        statement = statement.returning(*(table.c[c] for c in returning))
+    return statement
+
+
+@functools.cache
+def _delete_in_statement(model: Any, column: str) -> Any:
+    """Return ``DELETE FROM table WHERE column IN (…)`` with an expanding parameter, built once."""
+    table: Table = model.__table__
+    return delete(table).where(table.c[column].in_(bindparam("ids", expanding=True)))
+
+
+def _dialect_name(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _runs(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split rows into consecutive runs with the same keys (one executemany needs one set)."""
+    runs: list[list[dict[str, Any]]] = []
+    keys: Any = None
+    for row in rows:
+        if row.keys() != keys:
+            keys = row.keys()
+            runs.append([])
+        runs[-1].append(row)
+    return runs
+
+
 def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> int:
     """Insert rows, skipping those that violate a unique constraint; return how many went in."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    keys = list(model.__table__.primary_key.columns)
+    keys = tuple(c.name for c in model.__table__.primary_key.columns)
     # RETURNING counts what went in on every backend (rowcount is -1 on some drivers).
-    statement = module.insert(model).values(rows).on_conflict_do_nothing().returning(*keys)
-    return len(session.exec(statement).all())
+    statement = _insert_statement(_dialect_name(session), model, returning=keys)
+    return sum(len(session.execute(statement, run).all()) for run in _runs(rows))
 
 
 def _upsert(
@@ -95,17 +147,11 @@ def _upsert(
     """Insert rows or update existing ones by ``keys``; columns in ``keep`` stay unchanged."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(model).values(rows)
-    columns = [c for c in rows[0] if c not in keys and c not in keep]
-    if columns:
-        statement = statement.on_conflict_do_update(
-            index_elements=keys, set_={c: getattr(statement.excluded, c) for c in columns}
-        )
-    else:
-        statement = statement.on_conflict_do_nothing()
-    session.exec(statement)
+    dialect = _dialect_name(session)
+    for run in _runs(rows):
+        columns = tuple(c for c in run[0] if c not in keys and c not in keep)
+        statement = _insert_statement(dialect, model, tuple(keys), columns)
+        session.execute(statement, run)
 
 
 def load_snapshots(*, session: Session, event_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -184,9 +230,8 @@ def save_events(*, session: Session, records: Sequence[EventRecord], now: dateti
         for record in records
     ]
     _upsert(session, EventRow, rows, ["id"], keep={"first_seen_at"})
-    session.flush()
     for model in (EventAgency, EventProgram, EventUpdateRow, VideoLinkRow):
-        session.exec(delete(model).where(col(model.event_id).in_(ids)))
+        session.execute(_delete_in_statement(model, "event_id"), {"ids": ids})
     types = {r.type_id: r.type_name for r in records if r.type_id is not None and r.type_name}
     _upsert(session, EventTypeRow, [{"id": k, "name": v} for k, v in types.items()], ["id"])
     agencies = {a[0]: a for r in records for a in r.agencies}
@@ -213,8 +258,7 @@ def save_events(*, session: Session, records: Sequence[EventRecord], now: dateti
     )
     videos = [dict(v, event_id=r.id) for r in records for v in r.videos]
     if videos:
-        session.add_all([VideoLinkRow(**v) for v in videos])
-    session.flush()
+        session.execute(_insert_statement(_dialect_name(session), VideoLinkRow), videos)
 
 
 def save_event_types(*, session: Session, types: Iterable[tuple[int, str]]) -> None:
@@ -433,9 +477,8 @@ def save_launches(*, session: Session, records: Sequence[LaunchRecord], now: dat
         for r in records
     ]
     _upsert(session, LaunchRow, rows, ["id"], keep={"first_seen_at"})
-    session.flush()
     for model in (LaunchProgram, LaunchVideoRow):
-        session.exec(delete(model).where(col(model.launch_id).in_(ids)))
+        session.execute(_delete_in_statement(model, "launch_id"), {"ids": ids})
     providers = {r.provider[0]: r.provider for r in records if r.provider}
     _upsert(
         session,
@@ -458,13 +501,12 @@ def save_launches(*, session: Session, records: Sequence[LaunchRecord], now: dat
         [{"launch_id": r.id, "program_id": p[0]} for r in records for p in r.programs],
     )
     videos = [
-        LaunchVideoRow(launch_id=r.id, url=url, priority=priority, start_time=start, live=live)
+        {"launch_id": r.id, "url": url, "priority": priority, "start_time": start, "live": live}
         for r in records
         for url, priority, start, live in r.videos
     ]
     if videos:
-        session.add_all(videos)
-    session.flush()
+        session.execute(_insert_statement(_dialect_name(session), LaunchVideoRow), videos)
 
 
 def get_launch(*, session: Session, launch_id: str) -> LaunchRow | None:
@@ -747,23 +789,19 @@ def enqueue_deliveries(*, session: Session, rows: list[dict[str, Any]]) -> int:
     """
     if not rows:
         return 0
-    served = {row["dedupe_key"]: list(row.get("subscription_ids") or ()) for row in rows}
+    served = {row["dedupe_key"]: row.get("subscription_ids") or () for row in rows}
     values = [{k: v for k, v in row.items() if k != "subscription_ids"} for row in rows]
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = (
-        module.insert(Delivery)
-        .values(values)
-        .on_conflict_do_nothing()
-        .returning(col(Delivery.id), col(Delivery.dedupe_key))
-    )
-    inserted = session.exec(statement).all()
+    dialect = _dialect_name(session)
+    statement = _insert_statement(dialect, Delivery, returning=("id", "dedupe_key"))
+    inserted = [found for run in _runs(values) for found in session.execute(statement, run)]
     links = [
         {"delivery_id": delivery_id, "subscription_id": sub_id}
         for delivery_id, key in inserted
         for sub_id in dict.fromkeys(served.get(key, ()))
     ]
-    _insert_ignore(session, DeliverySubscription, links)
+    if links:
+        # Fresh delivery ids: no link can exist yet, so no RETURNING count is needed.
+        session.execute(_insert_statement(dialect, DeliverySubscription), links)
     return len(inserted)
 
 
