@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # Requests per second for all processes together: Discord allows 50; the headroom absorbs
 # the jitter between a slot and the moment the request reaches Discord.
-SHARED_RATE = 47.0
+SHARED_RATE = 45.0
 PACER = "discord"
 
 

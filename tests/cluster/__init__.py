@@ -1,0 +1,1 @@
+"""Several `tminus run` processes on one PostgreSQL store (invariant 12)."""
