@@ -27,7 +27,7 @@ needs_postgres = pytest.mark.skipif(
     reason="cluster tests need PostgreSQL: set TMINUS_TEST_POSTGRES_URL "
     "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)",
 )
-LEASE_SECONDS = 2.0
+LEASE_SECONDS = 1.0
 SHARDS = 3
 
 

@@ -106,7 +106,8 @@ async def test_three_processes_fan_out_once_per_channel_under_the_global_limit(
         r.time for r in discord.requests if r.method == "POST" and r.template == MESSAGES
     )
     rate = (len(posts) - 1) / (posts[-1] - posts[0])
-    print(f"3-process fan-out: {len(posts)} posts at {rate:.1f}/s ({rate / 50:.2f} of 50/s)")
+    shown = f"3-process fan-out: {len(posts)} posts at {rate:.1f}/s ({rate / 50:.2f} of 50/s)"
+    print(shown)  # noqa: T201 - the benchmark line (pytest -s shows it)
 
 
 @pytest.mark.timeout(180)
@@ -143,14 +144,16 @@ async def test_kill_9_of_the_poller_mid_fan_out_hands_polling_over(tmp_path: Pat
                             f"trial {trial}: fan-out started",
                         )
                         fleet.kill(shard)
-                        killed_at = time.monotonic()
+                        # A request the dead poller had already sent may still be being
+                        # answered: count the ones that arrive after this instant.
+                        killed_at = time.monotonic() + 0.05
                         await until(
-                            lambda k=killed_at: any(r.monotonic > k for r in ll2.requests()),
+                            lambda k=killed_at: any(r.monotonic > k for r in ll2.requests),
                             3 * LEASE_SECONDS,
                             fleet,
                             f"trial {trial}: another process polls",
                         )
-                        first = min(r.monotonic for r in ll2.requests() if r.monotonic > killed_at)
+                        first = min(r.monotonic for r in ll2.requests if r.monotonic > killed_at)
                         takeovers.append(first - killed_at)
                         await fleet.start(shard)  # the shard needs a process again
                         await until(
@@ -160,13 +163,13 @@ async def test_kill_9_of_the_poller_mid_fan_out_hands_polling_over(tmp_path: Pat
                             f"trial {trial}: every channel has its message",
                         )
                     await until(lambda: store.pending() == 0, 15, fleet, "outbox empty")
-                    counted = sum(1 for r in ll2.requests() if r.counted)
+                    counted = sum(1 for r in ll2.requests if r.counted)
                     recorded = store.budget_sent()
             finally:
                 store.close()
     assert [len(discord.messages(c)) for c in channel_ids] == [trials] * len(channel_ids)
     assert max(takeovers) <= 2 * LEASE_SECONDS, takeovers
-    assert [r for r in ll2.requests() if r.status == 429] == []
+    assert [r for r in ll2.requests if r.status == 429] == []
     assert recorded >= counted  # the shared hour record counts every leader's requests
     assert [r for r in discord.requests if r.status == 429] == []
 
