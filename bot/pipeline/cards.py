@@ -9,7 +9,11 @@ the card once to the item's current state, so a burst of changes is one edit and
 state never overwrites a newer one. Pings (webcast live, reminders of 1 h or less, a launch
 result) are short separate messages replying to the card.
 
-Items are read per feed through :data:`ITEM_LOADERS` (events here; launches register theirs).
+A docking or EVA reaching its date (T-0) pings the card once more ("starting now"): the
+ping's nonce is derived from the card and the date, and the date is stored in the card's
+history after the ping, so neither a retry nor a restart posts it twice.
+
+Items are read per feed through :data:`ITEM_LOADERS` (events and launches).
 """
 
 from __future__ import annotations
@@ -25,17 +29,29 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from bot.core.alerts import Alert, AlertKind
+from bot.core.changes import subscription_matches
 from bot.core.items import Event
 from bot.core.launches import Launch
-from bot.core.timeutil import Clock, parse_duration, utcnow
+from bot.core.timeutil import Clock, as_utc, isoformat_z, parse_duration, utcnow
 from bot.pipeline.crashpoints import crashpoint
-from bot.render.cards import FINAL_PHASES, CardHistory, advance, phase, render_card, render_ping
+from bot.render.cards import (
+    FINAL_PHASES,
+    CardHistory,
+    advance,
+    item_date,
+    phase,
+    render_card,
+    render_ping,
+    start_ping_text,
+    starts_loudly,
+)
 from bot.render.payload import MessagePayload
 from storage import queries
 from storage.db import session_scope
-from storage.models import CardMessage, Delivery, Subscription
+from storage.models import CardMessage, Delivery, LaunchRow, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +62,8 @@ LOUD_REMINDER = timedelta(hours=1)
 RESULT_STATUS_IDS = frozenset({3, 4, 7, 9})
 # How long one process holds a card while it edits it (PostgreSQL: several processes).
 CLAIM = timedelta(seconds=30)
+# A "starting now" ping later than this after T-0 is dropped, not sent late (as reminders).
+START_GRACE = timedelta(minutes=10)
 
 
 class CardGone(Exception):
@@ -95,8 +113,27 @@ def _load_events(session: Session, item_ids: Sequence[str]) -> dict[str, tuple[d
     return found
 
 
+def _load_launches(session: Session, item_ids: Sequence[str]) -> dict[str, tuple[datetime, Item]]:
+    # LL2 launch ids are UUIDs, stored lower-case (storage.queries.get_launch).
+    ids = sorted({i.lower() for i in item_ids})
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(LaunchRow.id, LaunchRow.last_updated, LaunchRow.snapshot).where(
+            col(LaunchRow.id).in_(ids)
+        )
+    ).all()
+    found: dict[str, tuple[datetime, Item]] = {}
+    for launch_id, version, snapshot in rows:
+        try:
+            found[launch_id] = (version, Launch.model_validate(snapshot))
+        except ValidationError:
+            log.warning("launch %s: stored snapshot unreadable; its cards wait", launch_id)
+    return found
+
+
 # One loader per feed: (session, item ids) -> {item id: (version, item)}.
-ITEM_LOADERS: dict[str, ItemLoader] = {"events": _load_events}
+ITEM_LOADERS: dict[str, ItemLoader] = {"events": _load_events, "launches": _load_launches}
 
 
 def load_items(
@@ -111,6 +148,42 @@ def card_nonce(channel_id: int, feed: str, item_id: str, generation: int) -> str
     """Return the creation nonce of a card (a fresh one for each re-creation)."""
     key = f"card:{channel_id}:{feed}:{item_id}:{generation}"
     return hashlib.sha256(key.encode()).hexdigest()[:25]
+
+
+def item_wanted(sub: Subscription, item: Item) -> bool:
+    """Return whether a subscription's filters (feed, type, agency, provider, …) match an item.
+
+    Kinds do not take part: a card or a scheduled event is about the item, not one alert.
+    """
+    # subscription_matches judges an alert; any kind will do once kinds are left out.
+    return subscription_matches(
+        kinds=(),
+        type_ids=sub.type_ids or (),
+        agency_ids=sub.agency_ids or (),
+        program_ids=sub.program_ids or (),
+        alert=Alert(AlertKind.UPDATE, item, "match"),
+        feed=sub.feed or "all",
+        provider_ids=sub.provider_ids or (),
+        location_ids=sub.location_ids or (),
+        exclude=sub.exclude or (),
+    )
+
+
+def start_nonce(channel_id: int, feed: str, item_id: str, date: datetime) -> str:
+    """Return the nonce of a card's "starting now" ping for one date (a retry reuses it)."""
+    key = f"card-start:{channel_id}:{feed}:{item_id}:{isoformat_z(date)}"
+    return hashlib.sha256(key.encode()).hexdigest()[:25]
+
+
+def start_due(item: Item, history: CardHistory, *, now: datetime) -> bool:
+    """Return whether a card owes its "starting now" ping: a docking/EVA at T-0, not yet sent."""
+    date = item_date(item)
+    if date is None or not starts_loudly(item):
+        return False
+    date = as_utc(date)
+    if history.started is not None and as_utc(history.started) == date:
+        return False
+    return date <= now < date + START_GRACE
 
 
 def is_card(subscription: Subscription) -> bool:
@@ -278,20 +351,29 @@ class CardKeeper:
 
     # --- keeping cards up to date --------------------------------------------------------------
 
-    def _open_cards(self) -> list[CardMessage]:
+    def _open_cards(self) -> tuple[list[CardMessage], dict[int, list[Subscription]]]:
+        """Return the open cards of served channels, and each channel's card subscriptions."""
         with session_scope(self.engine) as session:
             subs = [s for s in queries.card_subscriptions(session=session) if self.serves(s)]
-            channels = sorted({s.channel_id for s in subs if s.channel_id is not None})
-            if not channels:
-                return []
-            cards = queries.open_cards(session=session, channel_ids=channels)
+            by_channel: dict[int, list[Subscription]] = defaultdict(list)
+            for sub in subs:
+                if sub.channel_id is not None:
+                    session.expunge(sub)
+                    by_channel[sub.channel_id].append(sub)
+            if not by_channel:
+                return [], {}
+            cards = queries.open_cards(session=session, channel_ids=sorted(by_channel))
             for card in cards:
                 session.expunge(card)
-        return cards
+        return cards, dict(by_channel)
 
     def stale_cards(self) -> list[tuple[CardMessage, datetime, Item]]:
-        """Return open cards whose item moved on (a newer version, or an outcome now due)."""
-        cards = self._open_cards()
+        """Return open cards whose item moved on (a newer version, an outcome now due, or a
+        docking/EVA that reached T-0 and still owes its "starting now" ping)."""
+        return [(card, version, item) for card, version, item, _ in self._stale()]
+
+    def _stale(self) -> list[tuple[CardMessage, datetime, Item, list[Subscription]]]:
+        cards, subs = self._open_cards()
         by_feed: dict[str, set[str]] = defaultdict(set)
         for card in cards:
             by_feed[card.feed].add(card.item_id)
@@ -307,43 +389,36 @@ class CardKeeper:
             if found is None:
                 continue
             version, item = found
-            if card.version is None or version > card.version:
-                stale.append((card, version, item))
-                continue
-            # Time alone can end an event (its time well past): show the outcome once.
             history = CardHistory.from_json(card.history)
-            if phase(item, history, now=now) in FINAL_PHASES:
-                stale.append((card, version, item))
+            if (
+                card.version is None
+                or version > card.version
+                # Time alone can end an event (its time well past): show the outcome once.
+                or phase(item, history, now=now) in FINAL_PHASES
+                or start_due(item, history, now=now)
+            ):
+                stale.append((card, version, item, subs.get(card.channel_id, [])))
         return stale
 
     async def refresh(self) -> int:
         """Edit every stale card once to its item's current state; return how many were."""
-        stale = self.stale_cards()
+        stale = self._stale()
         if not stale:
             return 0
         semaphore = asyncio.Semaphore(self.concurrency)
         done = 0
 
-        async def one(card: CardMessage, version: datetime, item: Item) -> None:
+        async def one(
+            card: CardMessage, version: datetime, item: Item, subs: list[Subscription]
+        ) -> None:
             nonlocal done
             assert card.id is not None
             async with semaphore:
                 if not self._claim(card.id):
                     return
                 try:
-                    # Re-read under the claim: another process may have written it already.
-                    with session_scope(self.engine) as session:
-                        fresh = session.get(CardMessage, card.id)
-                        if fresh is None or fresh.message_id is None:
-                            return
-                        session.expunge(fresh)
-                    if fresh.version is not None and fresh.version > version:
-                        return
-                    written = await self._write(fresh, version, item)
-                    crashpoint("after_card_edit")
-                    with session_scope(self.engine) as session:
-                        written.record(session, self.clock())
-                    done += 1
+                    if await self._bring_up_to_date(card.id, version, item, subs):
+                        done += 1
                 except Exception as exc:
                     await self._failed(card, exc)
                 finally:
@@ -351,6 +426,82 @@ class CardKeeper:
 
         await asyncio.gather(*(one(*entry) for entry in stale))
         return done
+
+    async def _bring_up_to_date(
+        self, card_id: int, version: datetime, item: Item, subs: Sequence[Subscription]
+    ) -> bool:
+        """Edit one claimed card to ``item`` if it shows less, then send a due start ping.
+
+        Returns whether the card was edited.
+        """
+        # Re-read under the claim: another process may have written it already.
+        with session_scope(self.engine) as session:
+            fresh = session.get(CardMessage, card_id)
+            if fresh is None or fresh.message_id is None or fresh.done:
+                return False
+            session.expunge(fresh)
+        if fresh.version is not None and fresh.version > version:
+            return False  # a newer state is on the card: an older one never replaces it
+        now = self.clock()
+        history = CardHistory.from_json(fresh.history)
+        edit = (
+            fresh.version is None
+            or version > fresh.version
+            or phase(item, history, now=now) in FINAL_PHASES
+        )
+        if edit:
+            written = await self._write(fresh, version, item)
+            crashpoint("after_card_edit")
+            with session_scope(self.engine) as session:
+                written.record(session, self.clock())
+        else:
+            assert fresh.id is not None and fresh.message_id is not None
+            written = Written(
+                fresh.id,
+                fresh.message_id,
+                fresh.version,
+                fresh.history,
+                fresh.done,
+                fresh.generation,
+            )
+        date = item_date(item)
+        if date is not None and start_due(item, CardHistory.from_json(written.history), now=now):
+            await self._start_ping(fresh, written.message_id, item, subs, as_utc(date))
+            # Recorded after the ping: a crash in between resends it with the same nonce.
+            written.history = {**written.history, "started": isoformat_z(as_utc(date))}
+            with session_scope(self.engine) as session:
+                written.record(session, self.clock())
+        return edit
+
+    async def _start_ping(
+        self,
+        card: CardMessage,
+        message_id: int,
+        item: Item,
+        subs: Sequence[Subscription],
+        date: datetime,
+    ) -> None:
+        """Post a docking/EVA's "starting now" ping replying to its card.
+
+        It pings the roles of the channel's card subscriptions that match the item and take
+        reminders (the start is the T-0 reminder).
+        """
+        wanting = [
+            s for s in subs if item_wanted(s, item) and (not s.kinds or "reminder" in s.kinds)
+        ]
+        if not wanting:
+            return  # nobody here asked for reminders: the card alone tells the story
+        roles = sorted({s.mention_role_id for s in wanting if s.mention_role_id is not None})
+        mentions = " ".join(f"<@&{r}>" for r in roles)
+        content = f"{mentions} {start_ping_text(item)}".strip()
+        await self.sink.reply(
+            guild_id=card.guild_id,
+            channel_id=card.channel_id,
+            payload=render_ping(content, roles),
+            nonce=start_nonce(card.channel_id, card.feed, card.item_id, date),
+            reply_to=message_id,
+        )
+        log.info("card %s: %s %s starting ping sent", message_id, card.feed, card.item_id)
 
     async def _failed(self, card: CardMessage, exc: Exception) -> None:
         """Log a failed card write; a channel that refuses the bot pauses its subscriptions."""

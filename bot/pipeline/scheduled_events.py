@@ -23,9 +23,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from bot.core.items import Event
 from bot.core.timeutil import Clock, as_utc, parse_datetime, utcnow
-from bot.pipeline.cards import Item, load_items
+from bot.pipeline.cards import Item, item_wanted, load_items
 from bot.render.cards import item_date, item_duration, render_scheduled_event
 from storage import queries
 from storage.db import session_scope
@@ -81,20 +80,7 @@ class MirrorReport:
 
 def wants(sub: Subscription, item: Item) -> bool:
     """Return whether a subscription's filters match an item (kinds do not matter here)."""
-    feed = getattr(sub, "feed", "all") or "all"
-    if feed not in ("all", item.feed):
-        return False
-    if isinstance(item, Event):
-        if sub.type_ids and (item.type is None or item.type.id not in sub.type_ids):
-            return False
-        if sub.agency_ids and not {a.id for a in item.agencies} & set(sub.agency_ids):
-            return False
-    elif sub.type_ids:
-        return False  # an event-only filter (DESIGN.md: "limits the subscription to that feed")
-    if sub.program_ids and not {p.id for p in item.programs} & set(sub.program_ids):
-        return False
-    words = [w.lower() for w in getattr(sub, "exclude", None) or []]
-    return not any(w and w in item.name.lower() for w in words)
+    return item_wanted(sub, item)
 
 
 def _same_time(a: Any, b: Any) -> bool:
@@ -139,10 +125,15 @@ class ScheduledEventMirror:
 
     def _wanted(self, subs: Sequence[Subscription], now: datetime) -> dict[tuple[str, str], Item]:
         """Return the items the guild's subscriptions want mirrored now, soonest first."""
+        end = now + self.horizon
         with session_scope(self.engine) as session:
-            rows = queries.events_between(session=session, start=now, end=now + self.horizon)
-            items = load_items(session, "events", [str(r.id) for r in rows])
-        wanted = [item for _, item in items.values() if any(wants(s, item) for s in subs)]
+            events = queries.events_between(session=session, start=now, end=end)
+            launches = queries.launches_between(session=session, start=now, end=end)
+            items = [
+                *load_items(session, "events", [str(r.id) for r in events]).values(),
+                *load_items(session, "launches", [r.id for r in launches]).values(),
+            ]
+        wanted = [item for _, item in items if any(wants(s, item) for s in subs)]
         wanted.sort(key=lambda i: (item_date(i) or now, i.item_id))
         return {(i.feed, i.item_id): i for i in wanted[: self.max_per_guild]}
 

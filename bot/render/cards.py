@@ -72,6 +72,8 @@ class CardHistory:
     shown_date: datetime | None = None
     slipped_from: tuple[datetime, ...] = ()
     was_live: bool = False
+    # The date whose "starting now" ping was sent (docking/EVA at T-0): one ping per date.
+    started: datetime | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> CardHistory:
@@ -83,6 +85,7 @@ class CardHistory:
                 shown_date=parse_datetime(shown) if shown else None,
                 slipped_from=tuple(parse_datetime(d) for d in data.get("slipped_from") or ()),
                 was_live=bool(data.get("was_live")),
+                started=parse_datetime(data["started"]) if data.get("started") else None,
             )
         except (TypeError, ValueError):
             return cls()
@@ -93,6 +96,7 @@ class CardHistory:
             "shown_date": isoformat_z(self.shown_date) if self.shown_date else None,
             "slipped_from": [isoformat_z(d) for d in self.slipped_from],
             "was_live": self.was_live,
+            "started": isoformat_z(self.started) if self.started else None,
         }
 
 
@@ -141,6 +145,7 @@ def advance(history: CardHistory, item: Item) -> CardHistory:
         shown_date=date if date is not None else history.shown_date,
         slipped_from=slipped,
         was_live=history.was_live or item.webcast_live,
+        started=history.started,
     )
 
 
@@ -264,6 +269,24 @@ def render_ping(content: str, role_ids: list[int]) -> MessagePayload:
         "components": [],
         "allowed_mentions": allowed_mentions(sorted(set(role_ids))),
     }
+
+
+# Event types whose start is worth a ping of its own (LL2 type names, compared lower-case).
+STARTING_TYPES = frozenset({"docking", "eva"})
+
+
+def starts_loudly(item: Item) -> bool:
+    """Return whether reaching the item's date pings a card subscription (docking, EVA)."""
+    if isinstance(item, Launch) or item.type is None:
+        return False
+    if precision_class(item.date_precision)[0] != "exact":
+        return False  # "sometime in March" has no moment to announce
+    return one_line(item.type.name).lower() in STARTING_TYPES
+
+
+def start_ping_text(item: Item) -> str:
+    """Return a "starting now" ping's text (roles go in front of it)."""
+    return f"🛰️ {_kind_word(item)} starting now · **{escape_markdown(_name(item))}**"
 
 
 # --- scheduled events -------------------------------------------------------------------------

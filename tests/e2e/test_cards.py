@@ -71,7 +71,8 @@ def card_text(message: dict[str, Any]) -> str:
 
 
 async def test_a_docking_keeps_one_card_edited_through_every_state(stack: Stack) -> None:
-    """Slip, slip, live, update, complete: one card edited in order, one ping replying to it."""
+    """Slip, slip, live, update, complete: one card edited in order; the reminder, live and
+    T-0 "starting now" pings each reply to it."""
     role = stack.discord.add_role(stack.guild.id, "Docking pings", mentionable=True)
     reply = await stack.command(
         "alerts", "add", type="Docking", style="card", mention=role, reminders="1m"
@@ -101,6 +102,7 @@ async def test_a_docking_keeps_one_card_edited_through_every_state(stack: Stack)
     await eventually(lambda: "Soft capture" in str(stack.discord.message(card_id)))
 
     await eventually(lambda: utcnow() > soon + timedelta(seconds=2), within=90)
+    await eventually(lambda: len(stack.messages()) == 4, within=30)  # T-0: "starting now"
     stack.ll2.set_webcast_live(DOCKING, False)
     await eventually(lambda: "Docking complete" in last_edit(stack, card_id), within=30)
     await eventually(lambda: delivery_states(stack.config.storage.url)["pending"] == 0)
@@ -108,13 +110,14 @@ async def test_a_docking_keeps_one_card_edited_through_every_state(stack: Stack)
     messages = stack.messages()
     assert [m["id"] for m in messages][0] == str(card_id)
     pings = messages[1:]
-    assert len(pings) == 2, [m["content"] for m in pings]
+    assert len(pings) == 3, [m["content"] for m in pings]
     for ping in pings:
         assert str(ping["message_reference"]["message_id"]) == str(card_id)
         assert f"<@&{role.id}>" in ping["content"]
         assert not ping.get("embeds")
     assert "LIVE" in pings[1]["content"].upper()
     assert "1m" in pings[0]["content"], pings[0]["content"]
+    assert "Docking starting now" in pings[2]["content"], pings[2]["content"]
 
     # Each state in order, and the final content is the final state.
     history = stack.discord.edit_history(card_id)
