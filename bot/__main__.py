@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Sequence
 
-from bot.cli import db, demo, emulator, events, launches, run, watch
+from bot.cli import alerts, db, demo, emulator, events, launches, run, watch
 from bot.cli.exits import EXIT_USAGE, Handler, fail
 from bot.cli.parser import build_parser, configure_logging, load
 from bot.config import ConfigError
@@ -19,6 +19,7 @@ HANDLERS: dict[str, Handler] = {
     "run": run.main,
     "watch": watch.main,
     "demo": demo.main,
+    "alerts": alerts.main,
     "events": events.main,
     "launches": launches.main,
     "emulator": emulator.main,

@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot.app import service
 from bot.app.client import TMinusBot
 from bot.app.sink import classify, message_kwargs
+from bot.app.why import explain_blocks, explain_item, find_item
 from bot.core.kinds import kinds_help
 from bot.core.options import UsageError
 from bot.core.timeutil import utcnow
@@ -79,6 +80,13 @@ def _fit_blocks(blocks: list[str], *, limit: int) -> str:
         if len(text) <= limit:
             return text
     return blocks[0][: limit - 1] + "…"
+
+
+async def _items(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete an event or a launch (events first, 25 at most)."""
+    found = [*await autocomplete.events(interaction, current)]
+    found += await autocomplete.launches(interaction, current)
+    return found[:25]
 
 
 class Subscriptions(commands.Cog):
@@ -357,6 +365,23 @@ class Subscriptions(commands.Cog):
             return
         await interaction.followup.send(
             f"✅ Sent a test alert to <#{sub.channel_id}>.",
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @alerts.command(
+        name="why", description="Would each subscription here alert on an item, and what came of it"
+    )
+    @app_commands.describe(item="An event or a launch (pick one from the list)")
+    @app_commands.autocomplete(item=_items)
+    async def why(self, interaction: discord.Interaction, item: str) -> None:
+        """Explain, per subscription of this server, the match and the deliveries for an item."""
+        assert interaction.guild_id is not None
+        found = find_item(self.bot.engine, item, now=utcnow())
+        head, blocks = explain_blocks(explain_item(self.bot.engine, interaction.guild_id, found))
+        body = _fit_blocks(blocks, limit=2000 - len(head) - 2)
+        await interaction.response.send_message(
+            f"{head}\n\n{body}",
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )

@@ -199,6 +199,26 @@ def build_parser() -> argparse.ArgumentParser:
         "launch", metavar="LAUNCH", help="the launch's LL2 UUID, its slug or part of its name"
     )
 
+    alerts = sub.add_parser(
+        "alerts",
+        parents=[common],
+        help="explain alerts from the local store",
+        description="Explain, from the local store, what the bot's subscriptions do.",
+    )
+    al_sub = alerts.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
+    why = al_sub.add_parser(
+        "why",
+        parents=[common],
+        help="would each subscription of a server alert on an item, and what came of it",
+        description="For each subscription of one server (--guild): whether it matches the "
+        "event or launch and why not (feed, type, provider, exclude, …), and what was sent, "
+        "merged, pending, retrying, failed or skipped for it.",
+    )
+    why.add_argument(
+        "item", metavar="ITEM", help="an event id or name, a launch UUID, slug or name"
+    )
+    why.add_argument("--guild", type=int, required=True, help="the server's (guild's) id")
+
     emulator = sub.add_parser(
         "emulator",
         parents=[common],
