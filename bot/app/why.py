@@ -79,7 +79,10 @@ def filter_misses(sub: Subscription, item: Item) -> list[str]:
     misses: list[str] = []
     noun = "launch" if isinstance(item, Launch) else "event"
     if sub.feed and sub.feed != ALL_FEEDS and item.feed != sub.feed:
-        misses.append(f"feed: it follows {sub.feed} only, and this is a {noun}")
+        misses.append(
+            f"feed: it follows {sub.feed} only, and this is "
+            f"{'an' if noun == 'event' else 'a'} {noun}"
+        )
     if excluded(item, sub.exclude):
         words = [w for w in sub.exclude if w.strip() and excluded(item, [w])]
         misses.append(f"exclude: '{words[0] if words else sub.exclude[0]}' is in its name")
