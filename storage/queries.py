@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, case, delete, false, func, literal_column, or_, update
+from sqlalchemy import (
+    Table,
+    Text,
+    bindparam,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    literal_column,
+    or_,
+    update,
+)
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -657,6 +671,74 @@ def active_subscriptions(*, session: Session) -> list[Subscription]:
     return list(session.exec(query.order_by(col(Subscription.id))).all())
 
 
+@dataclass(frozen=True, slots=True)
+class AlertSubscription:
+    """What matching and addressing an alert need of one active subscription (read-only)."""
+
+    id: int
+    guild_id: int | None
+    channel_id: int | None
+    feed: str
+    kinds: tuple[str, ...]
+    type_ids: tuple[int, ...]
+    agency_ids: tuple[int, ...]
+    program_ids: tuple[int, ...]
+    provider_ids: tuple[int, ...]
+    location_ids: tuple[int, ...]
+    exclude: tuple[str, ...]
+    reminder_leads: tuple[int, ...]
+    mention_role_id: int | None
+
+
+_ALERT_SUBSCRIPTION_JSON = (
+    "kinds",
+    "type_ids",
+    "agency_ids",
+    "program_ids",
+    "provider_ids",
+    "location_ids",
+    "exclude",
+    "reminder_leads",
+)
+
+
+def alert_subscriptions(*, session: Session) -> list[AlertSubscription]:
+    """Return the active subscriptions as plain values for matching alerts, by id.
+
+    An alert for 10,000 channels loads 10,000 subscriptions: as ORM objects with eight JSON
+    lists each that took ~0.6 s. Here the lists come back as text, and each distinct text
+    (most are ``[]`` or one of a few filters) is decoded once.
+    """
+    table: Table = Subscription.__table__  # type: ignore[attr-defined]
+    lists = [cast(table.c[name], Text) for name in _ALERT_SUBSCRIPTION_JSON]
+    plain = ("id", "guild_id", "channel_id", "feed", "mention_role_id")
+    query = (
+        core_select(*(table.c[name] for name in plain), *lists)
+        .where(table.c.paused_reason.is_(None))
+        .order_by(table.c.id)
+    )
+    decoded: dict[str | None, tuple[Any, ...]] = {None: ()}
+    found = []
+    for sub_id, guild_id, channel_id, feed, role, *texts in session.execute(query):
+        lists_by_name: dict[str, Any] = {}
+        for name, text in zip(_ALERT_SUBSCRIPTION_JSON, texts, strict=True):
+            value = decoded.get(text)
+            if value is None:
+                value = decoded[text] = tuple(json.loads(text))
+            lists_by_name[name] = value
+        found.append(
+            AlertSubscription(
+                id=sub_id,
+                guild_id=guild_id,
+                channel_id=channel_id,
+                feed=feed,
+                mention_role_id=role,
+                **lists_by_name,
+            )
+        )
+    return found
+
+
 def guild_subscriptions(*, session: Session, guild_id: int) -> list[Subscription]:
     """Return one guild's subscriptions."""
     query = select(Subscription).where(Subscription.guild_id == guild_id)
@@ -782,6 +864,44 @@ def paused_subscriptions(*, session: Session, guild_id: int | None = None) -> li
 # --- deliveries (the outbox) ----------------------------------------------------------------
 
 
+def _payload_json(payload: dict[str, Any], shared: dict[int, str]) -> str:
+    """Return ``json.dumps(payload)``, encoding each nested object shared between rows once.
+
+    One alert to 10,000 channels is 10,000 payloads holding the same ``message`` and item
+    objects (one per role set): encoding them once per call, not once per row, was most of
+    the enqueue's CPU. ``shared`` maps ``id()`` of those objects, alive for the whole call,
+    to their JSON. The text is exactly what ``json.dumps`` gives for the whole payload.
+    """
+    if not all(isinstance(k, str) for k in payload):
+        return json.dumps(payload)
+    parts = []
+    for name, value in payload.items():
+        if isinstance(value, dict | list):
+            text = shared.get(id(value))
+            if text is None:
+                text = shared[id(value)] = json.dumps(value)
+        else:
+            text = json.dumps(value)
+        parts.append(f"{json.dumps(name)}: {text}")
+    return "{" + ", ".join(parts) + "}"
+
+
+@functools.cache
+def _delivery_insert(dialect: str) -> Any:
+    """Return the outbox INSERT, its payload bound as JSON text already encoded, built once."""
+    table: Table = Delivery.__table__  # type: ignore[attr-defined]
+    text = bindparam("payload_json", type_=Text())
+    # PostgreSQL's json column takes the text by a cast; SQLite stores JSON as the text itself.
+    payload = cast(text, table.c.payload.type) if dialect == "postgresql" else text
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return (
+        module.insert(table)
+        .values(payload=payload)
+        .on_conflict_do_nothing()
+        .returning(table.c.id, table.c.dedupe_key)
+    )
+
+
 def enqueue_deliveries(*, session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert outbox rows; a row whose dedupe key exists is skipped. Return how many went in.
 
@@ -790,9 +910,14 @@ def enqueue_deliveries(*, session: Session, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     served = {row["dedupe_key"]: row.get("subscription_ids") or () for row in rows}
-    values = [{k: v for k, v in row.items() if k != "subscription_ids"} for row in rows]
+    shared: dict[int, str] = {}
+    values = []
+    for row in rows:
+        value = {k: v for k, v in row.items() if k not in ("subscription_ids", "payload")}
+        value["payload_json"] = _payload_json(row["payload"], shared)
+        values.append(value)
     dialect = _dialect_name(session)
-    statement = _insert_statement(dialect, Delivery, returning=("id", "dedupe_key"))
+    statement = _delivery_insert(dialect)
     inserted = [found for run in _runs(values) for found in session.execute(statement, run)]
     links = [
         {"delivery_id": delivery_id, "subscription_id": sub_id}

@@ -192,15 +192,56 @@ def item_record(
     return event_record(item, raw)
 
 
-def destination(subscription: Subscription) -> str:
+# Either a stored subscription or the plain values the page path loads (the same fields).
+Subscribed = Subscription | queries.AlertSubscription
+
+
+def destination(subscription: Subscribed) -> str:
     """Return where a subscription's alerts go: its channel, or (``tminus watch``) itself."""
     if subscription.channel_id is not None:
         return f"channel:{subscription.channel_id}"
     return f"console:{subscription.id}"
 
 
+def _filter_key(sub: Subscribed) -> tuple[Any, ...]:
+    """Return everything that decides whether a subscription wants an alert."""
+    return (
+        tuple(sub.kinds),
+        tuple(sub.type_ids),
+        tuple(sub.agency_ids),
+        tuple(sub.program_ids),
+        sub.feed,
+        tuple(sub.provider_ids),
+        tuple(sub.location_ids),
+        tuple(sub.exclude),
+        tuple(sub.reminder_leads),
+    )
+
+
+def _wants(sub: Subscribed, alert: Alert) -> bool:
+    """Return whether ``sub`` wants ``alert`` (its filters, and a reminder's lead)."""
+    if not subscription_matches(
+        kinds=sub.kinds,
+        type_ids=sub.type_ids,
+        agency_ids=sub.agency_ids,
+        program_ids=sub.program_ids,
+        alert=alert,
+        feed=sub.feed,
+        provider_ids=sub.provider_ids,
+        location_ids=sub.location_ids,
+        exclude=sub.exclude,
+    ):
+        return False
+    # A reminder lead counts only for the subscriptions that asked for it.
+    return not (
+        alert.kind is AlertKind.REMINDER
+        and alert.lead is not None
+        and int(alert.lead.total_seconds()) not in sub.reminder_leads
+    )
+
+
 def delivery_rows(
-    alerts: Sequence[Alert], subscriptions: Sequence[Subscription], now: datetime
+    alerts: Sequence[Alert], subscriptions: Sequence[Subscribed], now: datetime
 ) -> list[dict[str, Any]]:
     """Return one outbox row per (alert, destination) with at least one matching subscription.
 
@@ -213,41 +254,43 @@ def delivery_rows(
     with ``allowed_mentions`` admitting no role (issue 9.8). The order of ``alerts`` is
     deterministic, so a poll re-run after a crash pings the same message.
     """
+    # Subscriptions with the same filters want the same alerts: 10,000 channels share a few
+    # filters, so each distinct filter is tested once per alert (issue 13), and the matching
+    # groups' subscriptions are taken back in the order given.
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for index, sub in enumerate(subscriptions):
+        if sub.id is not None:
+            groups.setdefault(_filter_key(sub), []).append(index)
+    representatives = [(subscriptions[members[0]], members) for members in groups.values()]
+    where_of = {i: destination(subscriptions[i]) for members in groups.values() for i in members}
     rows: list[dict[str, Any]] = []
     pinged: dict[tuple[str, str, str], set[int]] = {}
     for alert in alerts:
-        destinations: dict[str, list[Subscription]] = {}
-        for sub in subscriptions:
-            if sub.id is None or not subscription_matches(
-                kinds=sub.kinds,
-                type_ids=sub.type_ids,
-                agency_ids=sub.agency_ids,
-                program_ids=sub.program_ids,
-                alert=alert,
-                feed=sub.feed,
-                provider_ids=sub.provider_ids,
-                location_ids=sub.location_ids,
-                exclude=sub.exclude,
-            ):
-                continue
-            # A reminder lead counts only for the subscriptions that asked for it.
-            if (
-                alert.kind is AlertKind.REMINDER
-                and alert.lead is not None
-                and int(alert.lead.total_seconds()) not in sub.reminder_leads
-            ):
-                continue
-            destinations.setdefault(destination(sub), []).append(sub)
-        rendered: dict[tuple[int, ...], Any] = {}
+        matched: list[int] = []
+        for sub, members in representatives:
+            if _wants(sub, alert):
+                matched += members
+        matched.sort()
+        destinations: dict[str, list[Subscribed]] = {}
+        for index in matched:
+            destinations.setdefault(where_of[index], []).append(subscriptions[index])
+        # One message rendered, and one alert JSON object built, per distinct role set; the
+        # rows of that set differ only in their key and subscription.
+        rendered: dict[tuple[int, ...], dict[str, Any]] = {}
         for where, subs in destinations.items():
             already = pinged.setdefault((where, alert.feed, alert.item_id), set())
             wanted = {s.mention_role_id for s in subs if s.mention_role_id}
             roles = tuple(sorted(wanted - already))
             already.update(roles)
-            if roles not in rendered:
-                rendered[roles] = render_alert(alert, mention_role_ids=roles)
             key = alert.key(where)
             first = subs[0]
+            template = rendered.get(roles)
+            if template is None:
+                message = render_alert(alert, mention_role_ids=roles)
+                payload = alert_json(alert, key=key, subscription_id=first.id, message=message)
+                rendered[roles] = payload
+            else:
+                payload = {**template, "key": key, "subscription": first.id}
             rows.append(
                 {
                     "dedupe_key": key,
@@ -257,9 +300,7 @@ def delivery_rows(
                     "feed": alert.feed,
                     "item_id": alert.item_id,
                     "kind": alert.kind.value,
-                    "payload": alert_json(
-                        alert, key=key, subscription_id=first.id, message=rendered[roles]
-                    ),
+                    "payload": payload,
                     "state": DeliveryState.PENDING.value,
                     "attempts": 0,
                     "next_attempt_at": now,
@@ -374,7 +415,7 @@ class Syncer:
                 self._carry_announced(record, item, before, alerts)
                 records[item_id] = record
             # Most polls produce no alert; only pages that do need the subscriptions loaded.
-            subs = queries.active_subscriptions(session=session) if any(found.values()) else []
+            subs = queries.alert_subscriptions(session=session) if any(found.values()) else []
             kept, enqueued = self._store(session, records, found, subs, now)
             alerts = [a for item_id in kept for a in found[item_id]]
             if report is not None:
@@ -427,7 +468,7 @@ class Syncer:
         session: Session,
         records: dict[str, queries.EventRecord | queries.LaunchRecord],
         found: dict[str, list[Alert]],
-        subs: list[Subscription],
+        subs: Sequence[Subscribed],
         now: datetime,
     ) -> tuple[list[str], int]:
         """Save events and enqueue their alerts; return the ids kept and the rows enqueued.
