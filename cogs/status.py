@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.app import service
 from bot.app.client import TMinusBot
+from bot.app.cluster import cluster_lines, cluster_view
 
 
 def _when(value: datetime | None) -> str:
@@ -51,6 +52,12 @@ class Status(commands.Cog):
         )
         embed.add_field(name="Alerts pending", value=str(state.pending))
         embed.add_field(name="Events in store", value=str(state.events))
+        if self.bot.cluster is not None:
+            # PostgreSQL: several processes; which one polls and which shards are up.
+            view = cluster_view(self.bot.engine, period=self.bot.cluster.period)
+            poller, members = cluster_lines(view, me=self.bot.cluster.owner)
+            embed.add_field(name="Polling LL2", value=poller[:1024], inline=False)
+            embed.add_field(name="Processes", value=members[:1024], inline=False)
         if state.last_error:
             embed.add_field(name="Last sync error", value=state.last_error[:1000], inline=False)
         if state.paused:

@@ -141,3 +141,28 @@ def cluster_view(engine: Engine, *, period: timedelta | None = None) -> ClusterV
         shards_up=sorted({s for m in members for s in m.shards_up}),
         claims=claims,
     )
+
+
+def cluster_lines(view: ClusterView, *, me: str | None = None) -> tuple[str, str]:
+    """Return ``/status``'s two cluster fields: who polls, and the processes with their shards."""
+    if view.poller is None:
+        poller = "⚠️ nobody holds the lease right now (a process takes it within seconds)"
+    else:
+        since = f" since <t:{int(view.poller_since.timestamp())}:R>" if view.poller_since else ""
+        poller = f"`{view.poller}`{' (this process)' if view.poller == me else ''}{since}"
+    lines = []
+    for m in view.members:
+        shards = ",".join(map(str, m.shard_ids)) or "all"
+        up = ",".join(map(str, m.shards_up)) or "none"
+        claims = view.claims.get(m.owner, 0)
+        lines.append(
+            f"`{m.owner}`{' ★' if m.leader else ''}: shards {shards} (up: {up}), "
+            f"{claims} channel(s) claimed"
+        )
+    if view.shard_count:
+        missing = sorted(set(range(view.shard_count)) - set(view.shards_up))
+        lines.append(
+            f"shards up: {len(view.shards_up)} of {view.shard_count}"
+            + (f" — ⚠️ down: {', '.join(map(str, missing))}" if missing else "")
+        )
+    return poller, "\n".join(lines) or "no process heard from"
