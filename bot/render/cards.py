@@ -181,6 +181,10 @@ def _kind_word(item: Item) -> str:
     return name or "Event"
 
 
+def _feed_word(item: Item) -> str:
+    return "launch" if isinstance(item, Launch) else "event"
+
+
 def _name(item: Item) -> str:
     return truncate(one_line(item.name) or f"{_kind_word(item)} {item.id}", 200)
 
@@ -233,7 +237,7 @@ def render_card(item: Item, history: CardHistory, *, now: datetime) -> MessagePa
         "title": truncate(name, EMBED_TITLE_LIMIT),
         "description": line,
         "color": _COLOURS[state],
-        "footer": {"text": f"Launch Library 2 · {item.feed[:-1]} {item.id} · living card"},
+        "footer": {"text": f"Launch Library 2 · {_feed_word(item)} {item.id} · living card"},
         "timestamp": isoformat_z(item.last_updated),
     }
     url = valid_url(item.url)
