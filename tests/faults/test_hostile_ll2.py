@@ -66,6 +66,8 @@ def fast_config(url: str) -> Config:
             ("ll2", "url"): url,
             ("ll2", "requests_per_hour"): "3600",
             ("ll2", "min_interval"): "1s",
+            # The hostile server's faults are written for the events feed's requests.
+            ("ll2", "feeds"): "events",
         },
     )
 
