@@ -154,7 +154,9 @@ class Lease:
             await asyncio.sleep(self.check_every.total_seconds())
 
     def start(self) -> None:
-        """Start :meth:`run` as a task of the running loop."""
+        """Try once now (the first poll need not wait), then keep at it in a task."""
+        self.step()
+        self._tell()
         self._task = asyncio.create_task(self.run(), name="tminus-lease")
 
     async def stop(self) -> None:
