@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ DOCKING = 7401
 MESSAGES = "/channels/{channel_id}/messages"
 
 
-def docking() -> dict:  # type: ignore[type-arg]
+def docking() -> dict[str, Any]:
     """Return the LL2 event every test alerts on."""
     now = utcnow().replace(microsecond=0)
     return make_event(
@@ -54,7 +55,7 @@ def limits() -> RateLimitModel:
     return model
 
 
-def subscribe(db_url: str, guilds: list, kinds: list[str]) -> list[int]:  # type: ignore[type-arg]
+def subscribe(db_url: str, guilds: list[Any], kinds: list[str]) -> list[int]:
     """Subscribe every alert channel; return their ids."""
     channel_ids: list[int] = []
     for guild, ids in guilds:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.app.why import explain_item, explain_text
 from bot.core.timeutil import utcnow
@@ -28,7 +29,7 @@ def test_why_explains_match_merge_filter_miss_exclude_pause_and_a_dropped_remind
     engine = make_engine(f"sqlite:///{tmp_path / 'why.db'}")
     upgrade(engine)
 
-    def sub(channel: int, guild: int = GUILD, **kwargs: object) -> int:
+    def sub(channel: int, guild: int = GUILD, **kwargs: Any) -> int:
         with session_scope(engine) as session:
             row = queries.add_subscription(
                 session=session,
@@ -47,7 +48,9 @@ def test_why_explains_match_merge_filter_miss_exclude_pause_and_a_dropped_remind
     quiet = sub(QUIET, reminder_leads=[600])
     stranger = sub(999, guild=OTHER_GUILD)
 
-    def row(key: str, channel: int, kind: str, subs: list[int], **extra: object) -> dict:  # type: ignore[type-arg]
+    def row(
+        key: str, channel: int, kind: str, subs: list[int], **extra: object
+    ) -> dict[str, object]:
         return {
             "dedupe_key": key,
             "guild_id": GUILD,
