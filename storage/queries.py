@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any
 
 from sqlalchemy import (
@@ -872,17 +873,22 @@ def _payload_json(payload: dict[str, Any], shared: dict[int, str]) -> str:
     the enqueue's CPU. ``shared`` maps ``id()`` of those objects, alive for the whole call,
     to their JSON. The text is exactly what ``json.dumps`` gives for the whole payload.
     """
-    if not all(isinstance(k, str) for k in payload):
-        return json.dumps(payload)
     parts = []
     for name, value in payload.items():
-        if isinstance(value, dict | list):
-            text = shared.get(id(value))
-            if text is None:
-                text = shared[id(value)] = json.dumps(value)
+        if type(name) is not str:
+            return json.dumps(payload)  # json.dumps turns other keys into strings its own way
+        kind = type(value)
+        if kind is str:
+            text = _json_string(value)
+        elif kind is int:
+            text = int.__repr__(value)
+        elif value is None:
+            text = "null"
+        elif kind is dict or kind is list:
+            text = shared.get(id(value)) or shared.setdefault(id(value), json.dumps(value))
         else:
             text = json.dumps(value)
-        parts.append(f"{json.dumps(name)}: {text}")
+        parts.append(f"{_json_string(name)}: {text}")
     return "{" + ", ".join(parts) + "}"
 
 
