@@ -333,10 +333,11 @@ class CardKeeper:
                 item_id=delivery.item_id,
                 now=self.clock(),
             )
-            states = load_items(session, delivery.feed, [delivery.item_id])
             session.expunge(card)
-        if card.message_id is not None:
-            return card.message_id, None
+            if card.message_id is not None:
+                return card.message_id, None
+            # Only a card still to be made needs its item (parsing a snapshot is not free).
+            states = load_items(session, delivery.feed, [delivery.item_id])
         if delivery.item_id not in states:
             raise LookupError(f"{delivery.feed} {delivery.item_id} is not in the store")
         assert card.id is not None

@@ -114,7 +114,7 @@ async def fan_out(tmp_path: Path) -> AsyncIterator[FanOut]:
         date=now + timedelta(days=3),
         last_updated=now - timedelta(days=2),
     )
-    # No per-channel message bucket: the bot's own global pacing (48/s) is the limit here.
+    # No per-channel message bucket: the bot's own global pacing (45/s) is the limit here.
     limits = RateLimitModel(rules=[])
     async with (
         LL2Emulator([event], requests_per_hour=None) as ll2,
