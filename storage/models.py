@@ -161,9 +161,10 @@ class Subscription(SQLModel, table=True):
     )
     mention_role_id: int | None = Field(default=None, sa_type=BigInteger)
     paused_reason: str | None = None
-    # ``feed`` (one message per alert) or ``card`` (one living message per item; invariant 10).
+    # ``feed`` (one message per alert) or ``card`` (one living message per item;
+    # docs/architecture.md invariant 10).
     style: str = "feed"
-    # Mirror matching items as Discord guild scheduled events (invariant 11).
+    # Mirror matching items as Discord guild scheduled events (docs/architecture.md, invariant 11).
     scheduled_events: bool = False
     # Why only the scheduled-event part is paused (a 403 from Discord); alerts go on.
     scheduled_events_paused_reason: str | None = None
@@ -210,7 +211,7 @@ class Delivery(SQLModel, table=True):
     feed: str
     item_id: str
     kind: str
-    # The alert JSON object of DESIGN.md (its ``message`` is what is sent to Discord).
+    # The alert JSON line of README's "Command line" (its ``message`` is what Discord gets).
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     state: str = DeliveryState.PENDING.value
     attempts: int = 0
@@ -274,7 +275,7 @@ class LL2BudgetRow(SQLModel, table=True):
 
 
 class CardMessage(SQLModel, table=True):
-    """The living card of one item in one channel (invariant 10).
+    """The living card of one item in one channel (docs/architecture.md, invariant 10).
 
     ``generation`` counts re-creations after a person deleted the card: the creation nonce is
     derived from it, so a re-created card never reuses a deleted message's nonce.

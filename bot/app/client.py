@@ -82,7 +82,8 @@ class TMinusBot(commands.AutoShardedBot):
         self.commands_synced = False
         self.metrics.watch_ll2(ll2)
         # On PostgreSQL this process is one of a cluster: the poller lease, a heartbeat,
-        # channel claims (invariant 12). On SQLite it is the only one (store_lock).
+        # channel claims (docs/architecture.md, invariant 12). On SQLite it is the only one
+        # (store_lock).
         self.cluster: Cluster | None = (
             Cluster(
                 engine,
@@ -239,7 +240,8 @@ async def _run(config: Config, token: Secret) -> int:
             pipeline = Pipeline(config=config, engine=engine, client=client, sink=None)
             shards: dict[str, Any] = {}
             if config.discord.shard_count is not None:
-                # Each process connects only its own shards (invariant 12); discord.py routes
+                # Each process connects only its own shards (docs/architecture.md,
+                # invariant 12); discord.py routes
                 # the interactions of those shards' guilds to it.
                 shards["shard_count"] = config.discord.shard_count
                 shards["shard_ids"] = list(config.discord.shard_ids) or None

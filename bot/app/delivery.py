@@ -123,7 +123,8 @@ class ChannelDelivery:
         self.bot = bot
         self.wake = asyncio.Event()
         # One pacer for posts, card edits and scheduled events: Discord's 50/s counts them all.
-        # On PostgreSQL, one pacer row for every process of the bot (invariant 12).
+        # On PostgreSQL, one pacer row for every process of the bot (docs/architecture.md, invariant
+        # 12).
         self.pacer = pacer_for(bot.engine, GLOBAL_RATE)
         self.scheduled_events = ScheduledEventsLoop(bot, self.pacer)
         member = bot.cluster

@@ -1,7 +1,8 @@
 """What slash commands ask of the core: lookups, subscriptions and status, from the store.
 
 Cogs translate Discord interactions into these calls and back; nothing here knows Discord
-objects, and nothing here talks to LL2 (invariant 7: lookups never wait on LL2).
+objects, and nothing here talks to LL2 (docs/architecture.md, invariant 7: lookups never wait on
+LL2).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def _resolve_launch_named(engine: Engine, what: str, value: str | None) -> list[
     return resolve_named_ids([value], launch_named(engine, what), what)
 
 
-# Which feeds a subscription follows (DESIGN.md, "Slash commands").
+# Which feeds a subscription follows (README, "Slash commands").
 FEEDS = ("events", "launches", "all")
 MAX_EXCLUDE_WORDS = 10
 MAX_EXCLUDE_WORD = 50

@@ -3,7 +3,8 @@
 For each subscription of one guild: whether its filters take the item and, if not, which
 filter turns it away (feed, type, agency, provider, location, program, exclude); which kinds
 it takes; whether it is paused; and what the outbox did for the item — sent (with a jump
-link), merged into another subscription's message (one message per channel, invariant 9),
+link), merged into another subscription's message (one message per channel, docs/architecture.md
+invariant 9),
 pending, retrying (and when), failed, or skipped (a reminder past its grace period).
 Guild-isolated: another guild's subscriptions and deliveries never show.
 """

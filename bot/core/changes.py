@@ -77,7 +77,7 @@ def subscription_matches(
     """Return whether a subscription with these filters wants ``alert``.
 
     ``feed`` is ``events``, ``launches`` or ``all``. A filter only one feed has limits the
-    subscription to that feed (DESIGN.md, "Slash commands"): ``type`` to events, ``provider``
+    subscription to that feed (README, "Slash commands"): ``type`` to events, ``provider``
     and ``location`` to launches. ``exclude`` skips items whose name or mission has a word.
     """
     if kinds and alert.kind.name not in kinds:

@@ -26,7 +26,7 @@ from bot.core.timeutil import parse_datetime
 log = logging.getLogger(__name__)
 
 # ``date_precision`` names that carry a time of day good enough for sub-day reminders, and
-# those only good enough for reminders a day or more ahead (DESIGN.md invariant 5).
+# those only good enough for reminders a day or more ahead (docs/architecture.md, invariant 5).
 FINE_PRECISIONS = frozenset({"second", "minute", "hour"})
 DAY_PRECISIONS = frozenset({"day", "morning", "afternoon"})
 

@@ -35,7 +35,7 @@ from bot.core.items import (
 
 log = logging.getLogger(__name__)
 
-# LL2's launch status ids (DESIGN.md, "LL2"). 2.2.0 may report Payload Deployed (9) as In
+# LL2's launch status ids (LL2's API). 2.2.0 may report Payload Deployed (9) as In
 # Flight (6): that is what LL2 sent, and it is kept as sent.
 STATUS_GO = 1
 STATUS_TBD = 2
@@ -249,7 +249,7 @@ class Launch(_Lenient):
         # LL2 nests the configuration in rocket{configuration}; a stored snapshot (this
         # model dumped) holds the configuration itself, and must read back the same.
         if isinstance(rocket, dict):
-            flat["rocket"] = rocket["configuration"] if "configuration" in rocket else rocket
+            flat["rocket"] = rocket.get("configuration", rocket)
         else:
             flat["rocket"] = None
         mission = data.get("mission")

@@ -1,4 +1,4 @@
-"""Adaptive polling: when to spend the next LL2 request (DESIGN.md invariant 8).
+"""Adaptive polling: when to spend the next LL2 request (docs/architecture.md, invariant 8).
 
 The strategy, in short (the README and ``docs/benchmarks.md`` "Flip-time model" say the same):
 
@@ -13,7 +13,7 @@ The strategy, in short (the README and ``docs/benchmarks.md`` "Flip-time model" 
   on tends to happen: a webcast goes live at or just after its announced start, from 1 min
   before to 6 min after it, most often in the first minutes. Each flip costs the delay until
   the next poll sees it, plus :data:`LATE_PENALTY` when that is more than
-  :data:`SEEN_WITHIN` (invariant 8's "within a minute").
+  :data:`SEEN_WITHIN` (docs/architecture.md, invariant 8's "within a minute").
 * **Polls by value**: hot polls are placed greedily, each where it removes the most expected
   cost under the model, until a poll would remove less than :data:`MIN_GAIN` or the budget
   has no room. So a scarce hour covers the first minutes after every start before any
@@ -41,7 +41,8 @@ STREAM = "stream"  # a webcast's announced start_time
 DATE = "date"  # an item's date with no stream start of its own (event date, launch net)
 BRIEF = "brief"  # the date of an item whose webcast has its own start time
 
-SEEN_WITHIN = timedelta(seconds=60)  # invariant 8: a webcast going live is seen within a minute
+# docs/architecture.md invariant 8: a webcast going live is seen within a minute
+SEEN_WITHIN = timedelta(seconds=60)
 LATE_PENALTY = 600.0  # seconds of cost added to a flip seen later than SEEN_WITHIN
 MIN_GAIN = 2.0  # a hot poll must remove at least this many seconds of expected cost
 CANDIDATE_STEP = timedelta(seconds=15)  # where hot polls may land, from each window's opening

@@ -287,7 +287,7 @@ class LL2Client:
         expected = _expected_size(url, params, count, has_next=isinstance(next_url, str))
         if expected is not None and len(data["results"]) < expected:
             # A page cut short (a proxy, a truncated body re-wrapped) would silently drop
-            # items; the seed's watermark would then pass them (invariant 1).
+            # items; the seed's watermark would then pass them (docs/architecture.md, invariant 1).
             raise LL2BadResponse(
                 url, f"page holds {len(data['results'])} results where {expected} were due"
             )

@@ -18,7 +18,7 @@ MAX_LIMIT = 100
 
 @dataclass(frozen=True)
 class EventFilters:
-    """Every event filter LL2 understands (DESIGN.md, "LL2"); None means "not given"."""
+    """Every event filter LL2 understands (LL2's API); None means "not given"."""
 
     type: str | None = None
     type_ids: Sequence[int] = ()
@@ -70,7 +70,7 @@ class EventFilters:
 
 @dataclass(frozen=True)
 class LaunchFilters:
-    """Every launch filter LL2 understands (DESIGN.md, "LL2"); None means "not given".
+    """Every launch filter LL2 understands (LL2's API); None means "not given".
 
     Launches are always asked for in ``mode=detailed``: only it carries ``updates`` and the
     streams (``vidURLs`` in 2.2.0, ``vid_urls`` in 2.3.0).

@@ -192,7 +192,7 @@ def is_card(subscription: Subscription) -> bool:
 
 
 def is_loud(delivery: Delivery) -> bool:
-    """Return whether a card subscription pings for this alert (invariant 10)."""
+    """Return whether a card subscription pings for this alert (architecture invariant 10)."""
     if delivery.kind == "webcast_live":
         return True
     if delivery.kind == "reminder":

@@ -123,7 +123,7 @@ class Pipeline:
         self.client = client
         self.clock = clock
         # One syncer per enabled feed, each with its own watermark and seeding; one client,
-        # so one request budget for all of them (invariant 8).
+        # so one request budget for all of them (docs/architecture.md, invariant 8).
         self.syncers: dict[str, Syncer] = {
             feed: Syncer(client=client, engine=engine, alerts=config.alerts, clock=clock, feed=feed)
             for feed in config.ll2.feeds
@@ -144,7 +144,8 @@ class Pipeline:
         # When each feed last synced to the end in this process (metrics, per feed).
         self.last_sync: dict[str, datetime] = {}
         # Whether this process polls LL2 and runs the reminder tick. One process does all of
-        # it until the PostgreSQL lease (invariant 12) decides between several.
+        # it until the PostgreSQL lease (docs/architecture.md, invariant 12) decides between
+        # several.
         self.leader = True
         # On PostgreSQL (several processes): poll and remind only while holding this lease.
         self.lease: Lease | None = None
@@ -181,7 +182,8 @@ class Pipeline:
         """Return the enabled feeds a poll asks, in order: ``feeds`` plus any not yet seeded.
 
         ``feeds`` None means the last plan's feeds (every feed before any plan). A feed that
-        has never synced is always asked: it seeds quietly (invariant 4), and a feed
+        has never synced is always asked: it seeds quietly (docs/architecture.md, invariant 4), and
+        a feed
         switched on in a running store must not wait for its moments to come up.
         """
         if feeds is None:
@@ -192,7 +194,8 @@ class Pipeline:
     async def poll(self, feeds: frozenset[str] | None = None) -> CycleReport:
         """Sync the feeds asked (plus any refresh that is due and affordable).
 
-        Each poll asks only the feeds its plan is for (invariant 8: a request asks only the
+        Each poll asks only the feeds its plan is for (docs/architecture.md, invariant 8: a request
+        asks only the
         feed whose moment is near); the budget is the client's, shared by every feed.
         """
         report = CycleReport()
@@ -295,7 +298,8 @@ class Pipeline:
         return frozenset({feed})
 
     def plan(self) -> PollPlan:
-        """Decide when the next poll should happen, and for which feeds (invariant 8)."""
+        """Decide when the next poll should happen, and for which feeds (docs/architecture.md,
+        invariant 8)."""
         now = self.clock()
         self.next_plan = plan_next_poll(
             now,
@@ -362,7 +366,8 @@ class Pipeline:
 
     async def _poll_and_deliver(self) -> None:
         if not self.leading():
-            return  # another process polls (invariant 12); checked again at every turn
+            # Another process polls (docs/architecture.md, invariant 12); asked again each turn.
+            return
         if self.client.alignment_due:
             # At start-up and after a 429: LL2's own count, so a restart or a peer on the
             # same IP does not draw 429s (``watch --once`` aligns on every cycle).

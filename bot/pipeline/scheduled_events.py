@@ -1,4 +1,6 @@
-"""Discord scheduled events mirror matching items, and never fight people (invariant 11).
+"""Discord scheduled events mirror matching items, and never fight people.
+
+docs/architecture.md, invariant 11.
 
 For each guild whose subscriptions ask for it, matching items starting within the horizon
 become external guild scheduled events (at most :data:`MAX_PER_GUILD` of ours), created once

@@ -1,4 +1,6 @@
-"""Living cards and scheduled events: an item's current state as one message (invariant 10).
+"""Living cards and scheduled events: an item's current state as one message.
+
+docs/architecture.md, invariant 10.
 
 A card is one message per (channel, item), edited in place: a countdown with Discord
 relative timestamps, a slip with the old date struck through, live with watch buttons, the
@@ -34,7 +36,7 @@ from bot.render.text import clean_text, escape_markdown, one_line, truncate, val
 
 Item = Event | Launch
 
-# Launch status ids (DESIGN.md, "LL2"): the ones that end a launch's story.
+# Launch status ids (LL2's API): the ones that end a launch's story.
 SUCCESS_IDS = frozenset({3, 9})
 FAILURE_IDS = frozenset({4, 7})
 HOLD_ID = 5
@@ -227,7 +229,7 @@ def render_card(item: Item, history: CardHistory, *, now: datetime) -> MessagePa
     """Render the card for ``item`` as it stands, given what the card showed before.
 
     ``history`` must already include ``item`` (see :func:`advance`). A card never pings:
-    edits re-evaluate mentions, so pings are separate messages (invariant 10).
+    edits re-evaluate mentions, so pings are separate messages (docs/architecture.md, invariant 10).
     """
     state = phase(item, history, now=now)
     line = status_line(item, history, now=now)

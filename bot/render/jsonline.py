@@ -43,7 +43,8 @@ def alert_json(
 ) -> dict[str, Any]:
     """Return the alert JSON line object for one rendered alert (README, "Alert JSON").
 
-    An event's alert carries ``"event": {…}``, a launch's ``"launch": {…}`` (DESIGN.md, "CLI").
+    An event's alert carries ``"event": {…}``, a launch's ``"launch": {…}`` (README,
+    "Command line").
     """
     item: Event | Launch = alert.event
     line: dict[str, Any] = {"kind": alert.kind.name, "key": key, "feed": alert.feed}

@@ -59,7 +59,7 @@ from bot.render.text import (
     valid_url,
 )
 
-# The embed colour and emoji of each LL2 launch status (DESIGN.md, "LL2": ids 1…9).
+# The embed colour and emoji of each LL2 launch status (LL2 status ids 1…9).
 STATUS_LOOKS: dict[int, tuple[str, int]] = {
     STATUS_GO: ("🟢", 0x2ECC71),
     STATUS_TBD: ("⚪", 0x95A5A6),

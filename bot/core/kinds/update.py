@@ -26,7 +26,8 @@ def burst_alert(event: Item, fresh: Sequence[EventUpdate]) -> Alert:
     """Build one alert for several new updates (``fresh`` oldest first).
 
     The discriminator is the newest update's id and how many came with it: the same poll
-    re-run after a crash finds the same new updates, so the same key (invariant 3).
+    re-run after a crash finds the same new updates, so the same key (docs/architecture.md,
+    invariant 3).
     """
     newest_first = tuple(reversed(fresh))
     newest = newest_first[0]

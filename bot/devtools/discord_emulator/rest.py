@@ -426,7 +426,8 @@ class RestRoutes:
             if seen is not None and now - seen.at < self.nonce_window:
                 if seen.message_id in self._deleted_messages:
                     # Discord keeps the nonce pointing at the deleted message for its window
-                    # and answers Unknown Message instead of posting (DESIGN.md invariant 10).
+                    # and answers Unknown Message instead of posting (docs/architecture.md,
+                    # invariant 10).
                     raise unknown("Message", 10008)
                 existing = self._message_index.get(seen.message_id)
                 if existing is not None:

@@ -33,7 +33,7 @@ from bot.devtools.ll2_emulator.model import (
 )
 from bot.devtools.ll2_emulator.render import _render_program_23
 
-# LL2's launch statuses (ids, names and abbrevs as in the recordings; DESIGN.md "LL2").
+# LL2's launch statuses (ids, names and abbrevs as in the recordings).
 LAUNCH_STATUSES: dict[int, JSONDict] = {
     s[0]: {"id": s[0], "name": s[1], "abbrev": s[2], "description": s[3]}
     for s in (

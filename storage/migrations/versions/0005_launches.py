@@ -13,7 +13,8 @@ existing events have no row and count from their stored date.
 Subscriptions gain ``feed``, ``provider_ids``, ``location_ids`` and ``exclude``. A
 subscription made before launches existed keeps following events only: its ``feed`` is set
 to ``events`` here, while new subscriptions default to ``all``. The ``launches`` feed has no
-sync state yet, so the first sync after this upgrade seeds it quietly (invariant 4): old
+sync state yet, so the first sync after this upgrade seeds it quietly (docs/architecture.md,
+invariant 4): old
 launch history raises no alert.
 """
 
