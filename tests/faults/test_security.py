@@ -159,13 +159,17 @@ async def test_no_alert_can_ping_everyone_here_or_another_role(ping_world: PingW
         own = world.roles[int(post.path.split("/")[2])]
         mentions = post.json["allowed_mentions"]
         assert mentions.get("parse", []) == [], post.json
-        assert [str(r) for r in mentions.get("roles", [])] == ([str(own)] if own else [])
+        # Only the own role may ever ping; it may also be left out, since a role is pinged
+        # at most once per item per poll (the update and the slip can share a poll).
+        assert [str(r) for r in mentions.get("roles", [])] in ([], [str(own)] if own else [])
         assert mentions.get("users", []) == [] and not mentions.get("replied_user")
     for channel_id, own in world.roles.items():
         for message in world.discord.messages(channel_id):
             assert message["mention_everyone"] is False, message["content"]
             assert message["mentions"] == []
-            assert message["mention_roles"] == ([str(own)] if own else [])  # own role: pinged
+            assert message["mention_roles"] in ([], [str(own)] if own else [])
+        first = world.discord.messages(channel_id)[0]  # webcast live, alone in its poll
+        assert first["mention_roles"] == ([str(own)] if own else []), "own role: pinged"
 
 
 # --- one guild, one guild's subscriptions ------------------------------------------------------
