@@ -7,7 +7,13 @@ of 50 requests/s, a per-channel bucket of 5 messages per 5 s on
 fresh set of channels to webcasts, flips one event's webcast live in LL2 and waits for every
 channel to hold its message. The delivery rate is measured from the first message request
 reaching Discord to the last message stored (N / that window), against the ceiling of
-50 messages/s the global limit allows.
+50 messages/s the global limit allows (target: 0.95 of it, with no 429).
+
+For the 1,000-channel round it also reports the end-to-end delays a user sees: from the
+moment the webcast flips live in LL2 to the first and to the last channel's message stored
+in Discord. They include the bot's next poll (`tminus run` here polls every 2 s), the diff,
+matching and enqueueing 1,000 deliveries, the delivery loop picking them up, and the
+pacing at 48/s.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ GLOBAL_PER_SECOND = 50
 BUCKET = (5, 5.0)  # messages per seconds, per channel
 LATENCY = 0.05
 CEILING = float(GLOBAL_PER_SECOND)  # messages/s: one request per message
-TARGET = 0.9
+TARGET = 0.95  # issue 13: >= 0.95 of Discord's 50/s, with 0 x 429
 CHANNELS_PER_GUILD = 50  # tminus allows 50 subscriptions per guild
 MESSAGES = "/channels/{channel_id}/messages"
 
@@ -123,10 +129,16 @@ async def _round(
     flipped = time.time()
     ll2.set_webcast_live(event_id, True)
 
-    def delivered() -> bool:
-        return all(discord.messages(cid) for cid in ids)
+    waiting = set(ids)
 
-    finished = await wait_for(delivered, size / 20 + 60, 0.005)
+    def delivered() -> bool:
+        # Only the channels still waiting are looked at, every 20 ms: this loop shares the
+        # process with the Discord emulator, and scanning 1,000 channels every few
+        # milliseconds lagged it enough to bunch arrivals into 429s.
+        waiting.difference_update([cid for cid in waiting if discord.messages(cid)])
+        return not waiting
+
+    finished = await wait_for(delivered, size / 20 + 60, 0.02)
     done_at = time.time()
     await wait_for(lambda: False, 1.5)  # anything doubled would show up now
     posts = [
@@ -142,23 +154,47 @@ async def _round(
         pending = queries.count_deliveries(session=session, state=DeliveryState.PENDING)
         failed = queries.count_deliveries(session=session, state=DeliveryState.FAILED)
     if ok_posts:
+        # A request is recorded on arrival; the emulator stores its message LATENCY later.
         first = min(r.time for r in ok_posts)
         last = max(r.time for r in ok_posts)
         window = last - first + LATENCY
         first_message = first + LATENCY - flipped
+        last_message = last + LATENCY - flipped
     else:
-        window, first_message = float("inf"), float("inf")
+        window, first_message, last_message = float("inf"), float("inf"), float("inf")
     rate = len(ok_posts) / window if ok_posts else 0.0
     label = f"{size:,} channels"
     main = size >= 1000
     note = (
         f"{len(ok_posts)} messages in {window:.2f} s (ideal {size / CEILING:.2f} s); "
-        f"LL2 flip -> first message {first_message:.2f} s, -> last {done_at - flipped:.2f} s "
-        f"(includes the bot's 2 s poll interval); {len(posts) - len(ok_posts)} non-200, "
-        f"pending {pending}, failed {failed}"
+        f"LL2 flip -> first message {first_message:.2f} s, -> last {last_message:.2f} s "
+        f"(seen done {done_at - flipped:.2f} s; includes the bot's 2 s poll interval); "
+        f"{len(posts) - len(ok_posts)} non-200, pending {pending}, failed {failed}"
     )
     if not finished:
         note += f"; TIMED OUT with {sum(1 for c in counts if c)}/{size} channels served"
+    delays: list[Figure] = []
+    if main:
+        ideal = size / CEILING
+        delays = [
+            Figure(
+                "fan-out",
+                f"{label}: LL2 flip -> first message",
+                first_message,
+                "s",
+                note="the next poll (every 2 s here), diff, match, enqueue of "
+                f"{size:,} deliveries, the delivery loop's pick-up, one POST",
+            ),
+            Figure(
+                "fan-out",
+                f"{label}: LL2 flip -> last message",
+                last_message,
+                "s",
+                ideal,
+                f"{ideal:.0f} s ({size:,} messages at 50/s)",
+                note="the same, plus every message paced at the bot's 48/s",
+            ),
+        ]
     return [
         Figure(
             "fan-out",
@@ -188,4 +224,5 @@ async def _round(
             f"{size:,} channels",
             ok_override=exactly_one == size and pending == 0 and failed == 0,
         ),
+        *delays,
     ]

@@ -277,13 +277,18 @@ def delivery_rows(
         # One message rendered, and one alert JSON object built, per distinct role set; the
         # rows of that set differ only in their key and subscription.
         rendered: dict[tuple[int, ...], dict[str, Any]] = {}
+        feed, item_id, kind = alert.feed, alert.item_id, alert.kind.value
         for where, subs in destinations.items():
-            already = pinged.setdefault((where, alert.feed, alert.item_id), set())
-            wanted = {s.mention_role_id for s in subs if s.mention_role_id}
-            roles = tuple(sorted(wanted - already))
+            already = pinged.setdefault((where, feed, item_id), set())
+            first = subs[0]
+            if len(subs) == 1:  # the common case: one subscription in the channel
+                role = first.mention_role_id
+                roles: tuple[int, ...] = (role,) if role and role not in already else ()
+            else:
+                wanted = {s.mention_role_id for s in subs if s.mention_role_id}
+                roles = tuple(sorted(wanted - already))
             already.update(roles)
             key = alert.key(where)
-            first = subs[0]
             template = rendered.get(roles)
             if template is None:
                 message = render_alert(alert, mention_role_ids=roles)
@@ -297,9 +302,9 @@ def delivery_rows(
                     "subscription_ids": [s.id for s in subs],
                     "guild_id": first.guild_id,
                     "channel_id": first.channel_id,
-                    "feed": alert.feed,
-                    "item_id": alert.item_id,
-                    "kind": alert.kind.value,
+                    "feed": feed,
+                    "item_id": item_id,
+                    "kind": kind,
                     "payload": payload,
                     "state": DeliveryState.PENDING.value,
                     "attempts": 0,
