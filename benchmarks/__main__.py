@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "lookups": ("benchmarks.lookups", "3. Lookups: /events callbacks on 10k events + 10k subs"),
     "budget": ("benchmarks.budget", "4. Budget: a simulated 24 h on a virtual clock"),
     "footprint": ("benchmarks.footprint", "5. Footprint: peak RSS of tminus run"),
+    "cards": ("benchmarks.cards", "6. Cards: N channels' living cards through live and a slip"),
 }
 
 
