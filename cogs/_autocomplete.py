@@ -9,6 +9,7 @@ from discord import app_commands
 
 from bot.app import launches as launch_lookups
 from bot.app import service
+from bot.app import subscriptions as subscription_store
 from bot.app.client import TMinusBot
 from bot.core.kinds import ALL_KINDS
 from bot.core.timeutil import utcnow
@@ -71,7 +72,9 @@ async def subscriptions(interaction: discord.Interaction, current: str) -> Choic
     if interaction.guild_id is None or not interaction.permissions.manage_channels:
         return []
     return as_choices(
-        service.subscription_choices(_bot(interaction).engine, interaction.guild_id, current)
+        subscription_store.subscription_choices(
+            _bot(interaction).engine, interaction.guild_id, current
+        )
     )
 
 

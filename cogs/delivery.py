@@ -7,7 +7,7 @@ import logging
 import discord
 from discord.ext import commands
 
-from bot.app import service
+from bot.app import subscriptions
 from bot.app.client import TMinusBot
 from bot.app.delivery import ChannelDelivery
 
@@ -32,11 +32,11 @@ class AlertDelivery(commands.Cog):
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Forget a guild's subscriptions when the bot leaves it."""
-        removed = service.forget_guild(self.bot.engine, guild.id)
+        removed = subscriptions.forget_guild(self.bot.engine, guild.id)
         log.info("left guild %s: removed %d subscription(s)", guild.id, removed)
 
     async def _pause_channel(self, channel_id: int, reason: str) -> None:
-        paused = service.pause_channel(self.bot.engine, channel_id, reason)
+        paused = subscriptions.pause_channel(self.bot.engine, channel_id, reason)
         if paused:
             log.info("paused subscriptions %s: %s", paused, reason)
 

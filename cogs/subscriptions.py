@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import service
+from bot.app import subscriptions as subscription_store
 from bot.app.client import TMinusBot
 from bot.app.sink import classify, message_kwargs
 from bot.app.why import explain_blocks, explain_item, find_item
@@ -205,7 +206,7 @@ class Subscriptions(commands.Cog):
             provider=provider,
             location=location,
         )
-        sub = service.add_subscription(
+        sub = subscription_store.add_subscription(
             self.bot.engine,
             guild_id=interaction.guild_id,
             channel_id=target.id,
@@ -223,7 +224,7 @@ class Subscriptions(commands.Cog):
             exclude=exclude,
         )
         await interaction.response.send_message(
-            "✅ Subscribed.\n" + service.describe_subscription(self.bot.engine, sub),
+            "✅ Subscribed.\n" + subscription_store.describe_subscription(self.bot.engine, sub),
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
@@ -267,7 +268,9 @@ class Subscriptions(commands.Cog):
         """Change the options given; a paused subscription resumes once the bot can post."""
         guild = interaction.guild
         assert guild is not None and interaction.guild_id is not None
-        sub = service.guild_subscription(self.bot.engine, interaction.guild_id, subscription)
+        sub = subscription_store.guild_subscription(
+            self.bot.engine, interaction.guild_id, subscription
+        )
         assert sub.id is not None
         if channel is None and guild.get_channel_or_thread(sub.channel_id or 0) is None:
             raise UsageError(
@@ -293,7 +296,7 @@ class Subscriptions(commands.Cog):
             provider=provider,
             location=location,
         )
-        edited = service.edit_subscription(
+        edited = subscription_store.edit_subscription(
             self.bot.engine,
             guild_id=interaction.guild_id,
             subscription_id=sub.id,
@@ -310,7 +313,8 @@ class Subscriptions(commands.Cog):
         )
         headline = "▶️ Resumed." if edited.resumed else "✏️ Updated."
         await interaction.response.send_message(
-            f"{headline}\n" + service.describe_subscription(self.bot.engine, edited.subscription),
+            f"{headline}\n"
+            + subscription_store.describe_subscription(self.bot.engine, edited.subscription),
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
@@ -321,7 +325,9 @@ class Subscriptions(commands.Cog):
     async def remove(self, interaction: discord.Interaction, subscription: str) -> None:
         """Remove one of this server's subscriptions."""
         assert interaction.guild_id is not None
-        sub = service.remove_subscription(self.bot.engine, interaction.guild_id, subscription)
+        sub = subscription_store.remove_subscription(
+            self.bot.engine, interaction.guild_id, subscription
+        )
         await interaction.response.send_message(
             f"🗑️ Removed subscription #{sub.id} (<#{sub.channel_id}>).",
             ephemeral=True,
@@ -332,14 +338,14 @@ class Subscriptions(commands.Cog):
     async def list_(self, interaction: discord.Interaction) -> None:
         """List this server's subscriptions."""
         assert interaction.guild_id is not None
-        subs = service.guild_subscriptions(self.bot.engine, interaction.guild_id)
+        subs = subscription_store.guild_subscriptions(self.bot.engine, interaction.guild_id)
         if not subs:
             text = "No subscriptions yet — add one with /alerts add."
         else:
             # Paused ones first: their reasons are what a moderator must not miss, and a
             # long list is cut at the end (Discord's 2000 characters), never mid-line.
             subs = sorted(subs, key=lambda s: s.paused_reason is None)
-            blocks = [service.describe_subscription(self.bot.engine, s) for s in subs]
+            blocks = [subscription_store.describe_subscription(self.bot.engine, s) for s in subs]
             text = _fit_blocks(blocks, limit=2000)
         await interaction.response.send_message(
             text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
@@ -351,8 +357,10 @@ class Subscriptions(commands.Cog):
     async def test(self, interaction: discord.Interaction, subscription: str) -> None:
         """Post a sample alert to the subscription's channel."""
         assert interaction.guild_id is not None
-        sub = service.guild_subscription(self.bot.engine, interaction.guild_id, subscription)
-        alert = service.sample_alert(self.bot.engine, sub, now=utcnow())
+        sub = subscription_store.guild_subscription(
+            self.bot.engine, interaction.guild_id, subscription
+        )
+        alert = subscription_store.sample_alert(self.bot.engine, sub, now=utcnow())
         payload = render_alert(alert, mention_role_ids=[sub.mention_role_id])
         payload["content"] = ("🧪 Test alert — " + payload["content"])[:2000]
         await interaction.response.defer(ephemeral=True, thinking=True)

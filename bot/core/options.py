@@ -94,3 +94,56 @@ def resolve_named_ids(
         else:
             raise UsageError(_unknown(what, text, [name for _, name in named]))
     return sorted(set(resolved))
+
+
+# --- subscription options ---------------------------------------------------------------
+
+
+# Which feeds a subscription follows (README, "Slash commands").
+FEEDS = ("events", "launches", "all")
+MAX_EXCLUDE_WORDS = 10
+MAX_EXCLUDE_WORD = 50
+
+
+def parse_feed(value: str) -> str:
+    """Parse the ``feed`` option (``events``, ``launches`` or ``all``) or raise UsageError."""
+    name = value.strip().lower()
+    if name not in FEEDS:
+        raise UsageError(f"feed must be events, launches or all, not {value[:30]!r}")
+    return name
+
+
+def parse_exclude(value: str | None) -> list[str]:
+    """Parse ``exclude`` (a comma list of words, or ``none``) into the words to skip."""
+    if value is None or value.strip().lower() in ("", "none"):
+        return []
+    words: list[str] = []
+    for part in value.split(","):
+        word = " ".join(part.split())
+        if not word or word.lower() in (w.lower() for w in words):
+            continue
+        if len(word) > MAX_EXCLUDE_WORD:
+            raise UsageError(f"an exclude word is at most {MAX_EXCLUDE_WORD} characters")
+        words.append(word)
+    if len(words) > MAX_EXCLUDE_WORDS:
+        raise UsageError(f"exclude takes at most {MAX_EXCLUDE_WORDS} words")
+    return words
+
+
+STYLES = ("feed", "card")
+
+
+def parse_style(value: str) -> str:
+    """Parse the ``style`` option (``feed`` or ``card``) or raise UsageError."""
+    name = value.strip().lower()
+    if name not in STYLES:
+        raise UsageError(f"style must be feed or card, not {value!r}")
+    return name
+
+
+def parse_subscription_id(value: str) -> int:
+    """Parse the ``subscription`` option (``12`` or ``#12``) or raise UsageError."""
+    text = value.strip().lstrip("#").split(" ", 1)[0]
+    if not is_id(text) or len(text) > 12:
+        raise UsageError(f"'{value[:50]}' is not a subscription number — see /alerts list")
+    return int(text)

@@ -65,6 +65,7 @@ DESIGN_COMMANDS = {
         "remove": {"subscription"},
         "list": set(),
         "test": {"subscription"},
+        "why": {"item"},
     },
     "status": None,
 }
@@ -447,11 +448,22 @@ async def test_deleted_channel_pauses_its_subscriptions(stack: Stack) -> None:
 
 async def test_status_reports_sync_budget_and_queue(stack: Stack) -> None:
     """`/status` shows the last sync, LL2 requests left and pending alerts, ephemerally."""
-    reply = await stack.command("status")
-    assert reply.ephemeral
-    fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
+
+    async def status_fields() -> dict[str, str]:
+        reply = await stack.command("status")
+        assert reply.ephemeral
+        return {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
+
+    fields = await status_fields()
     assert fields["Last sync"].startswith("<t:")
+    # The next poll is planned when the first poll (both feeds' seeds) has finished.
+    for _ in range(50):
+        if fields["Next LL2 poll"] != "not planned yet":
+            break
+        await asyncio.sleep(0.2)
+        fields = await status_fields()
     assert fields["Next LL2 poll"].startswith("<t:"), fields["Next LL2 poll"]
+    assert "overdue" not in fields["Next LL2 poll"]
     assert " of 3600" in fields["LL2 requests left this hour"]
     assert fields["Alerts pending"] == "0"
     assert fields["Paused subscriptions"] == "none"

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.app import launches as lookups
-from bot.app import service
+from bot.app import service, subscriptions
 from bot.core.launches import Launch
 from bot.core.options import UsageError
 from bot.ll2.parse import parse_launch
@@ -235,7 +235,7 @@ def subscribe(engine: Engine, channel_id: int = 500, **options: Any) -> Subscrip
         provider=options.pop("provider", None),
         location=options.pop("location", None),
     )
-    return service.add_subscription(
+    return subscriptions.add_subscription(
         engine,
         guild_id=GUILD,
         channel_id=channel_id,
@@ -259,7 +259,7 @@ def test_provider_and_exclude_make_a_launches_only_subscription(launches: Engine
         [SPACEX],
         ["Starlink", "Rideshare"],
     )
-    assert service.describe_filters(sub, service._name_maps(launches)) == (
+    assert subscriptions.describe_filters(sub, subscriptions.name_maps(launches)) == (
         "launches only; provider: SpX; exclude: Starlink, Rideshare"
     )
 
@@ -272,7 +272,7 @@ def test_location_limits_to_launches_and_type_to_events(launches: Engine) -> Non
     assert subscribe(launches, 2, type="Docking").feed == "events"
     everything = subscribe(launches, 3)
     assert everything.feed == "all"
-    assert service.describe_filters(everything) == "all events and launches"
+    assert subscriptions.describe_filters(everything) == "all events and launches"
     assert subscribe(launches, 4, feed="launches").feed == "launches"
 
 
@@ -295,7 +295,7 @@ def test_contradicting_or_oversized_options_are_refused(
         queries.save_event_types(session=session, types=[(2, "Docking")])
     with pytest.raises(UsageError, match=says):
         subscribe(launches, **options)
-    assert service.guild_subscriptions(launches, GUILD) == []
+    assert subscriptions.guild_subscriptions(launches, GUILD) == []
 
 
 def test_subscriptions_differing_only_in_provider_or_exclude_are_not_duplicates(
@@ -307,7 +307,7 @@ def test_subscriptions_differing_only_in_provider_or_exclude_are_not_duplicates(
     subscribe(launches, provider="SpaceX", exclude="Starlink")
     with pytest.raises(UsageError, match="already has this subscription"):
         subscribe(launches, provider="spacex")
-    assert len(service.guild_subscriptions(launches, GUILD)) == 3
+    assert len(subscriptions.guild_subscriptions(launches, GUILD)) == 3
 
 
 def test_edit_moves_an_events_subscription_to_launches_and_clears_exclude(
@@ -316,7 +316,7 @@ def test_edit_moves_an_events_subscription_to_launches_and_clears_exclude(
     """An events-only subscription given provider: follows launches; exclude:none clears."""
     sub = subscribe(launches, feed="events", exclude="Starlink")
     assert sub.id is not None and sub.feed == "events"
-    edited = service.edit_subscription(
+    edited = subscriptions.edit_subscription(
         launches,
         guild_id=GUILD,
         subscription_id=sub.id,
@@ -329,17 +329,19 @@ def test_edit_moves_an_events_subscription_to_launches_and_clears_exclude(
         [SPACEX],
         ["Starlink"],
     )
-    cleared = service.edit_subscription(
+    cleared = subscriptions.edit_subscription(
         launches, guild_id=GUILD, subscription_id=sub.id, exclude="none"
     ).subscription
     assert cleared.exclude == []
     with pytest.raises(UsageError, match="only applies to launches"):
-        service.edit_subscription(launches, guild_id=GUILD, subscription_id=sub.id, feed="events")
+        subscriptions.edit_subscription(
+            launches, guild_id=GUILD, subscription_id=sub.id, feed="events"
+        )
 
 
 def test_test_alert_of_a_launches_subscription_is_its_next_launch(launches: Engine) -> None:
     """/alerts test for provider:Rocket Lab builds its sample from Rocket Lab's next launch."""
     sub = subscribe(launches, provider="Rocket Lab")
-    alert = service.sample_alert(launches, sub, now=NOW)
+    alert = subscriptions.sample_alert(launches, sub, now=NOW)
     assert alert.feed == "launches"
     assert alert.event.name == "Electron | Kakushin Rising (JAXA Rideshare)"

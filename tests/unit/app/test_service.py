@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.app import service
+from bot.app import service, subscriptions
 from bot.config import load_config
 from bot.core.options import UsageError
 from storage import queries
@@ -32,7 +32,7 @@ def add(
         "mention_role_id": None,
         **kw,
     }
-    return service.add_subscription(
+    return subscriptions.add_subscription(
         engine,
         guild_id=guild_id,
         channel_id=channel_id,
@@ -93,7 +93,7 @@ def test_edit_changes_only_the_options_given(engine: Engine) -> None:
         mention_role_id=42,
     )
     assert sub.id is not None
-    edited = service.edit_subscription(
+    edited = subscriptions.edit_subscription(
         engine, guild_id=GUILD, subscription_id=sub.id, kinds="webcast_live,reminder"
     )
     assert not edited.resumed
@@ -109,7 +109,7 @@ def test_edit_replaces_a_filter_reminders_channel_and_mention(engine: Engine) ->
     """Each given option is stored in place of the old value."""
     sub = add(engine, 500, filters=service.Filters(type_ids=(2,)))
     assert sub.id is not None
-    service.edit_subscription(
+    subscriptions.edit_subscription(
         engine,
         guild_id=GUILD,
         subscription_id=sub.id,
@@ -136,7 +136,7 @@ def test_edit_resumes_a_paused_subscription(engine: Engine) -> None:
             session=session, reason="403 Missing Permissions", subscription_ids=[sub.id]
         )
     assert stored(engine)[0].paused_reason is not None
-    edited = service.edit_subscription(engine, guild_id=GUILD, subscription_id=sub.id)
+    edited = subscriptions.edit_subscription(engine, guild_id=GUILD, subscription_id=sub.id)
     assert edited.resumed
     assert stored(engine)[0].paused_reason is None
     with session_scope(engine) as session:
@@ -148,7 +148,9 @@ def test_edit_with_nothing_to_change_says_so(engine: Engine) -> None:
     sub = add(engine, 500, kinds="update")
     assert sub.id is not None
     with pytest.raises(UsageError, match="already has those options"):
-        service.edit_subscription(engine, guild_id=GUILD, subscription_id=sub.id, kinds="update")
+        subscriptions.edit_subscription(
+            engine, guild_id=GUILD, subscription_id=sub.id, kinds="update"
+        )
 
 
 def test_a_guild_cannot_edit_another_guilds_subscription(engine: Engine) -> None:
@@ -156,7 +158,7 @@ def test_a_guild_cannot_edit_another_guilds_subscription(engine: Engine) -> None
     sub = add(engine, 500, kinds="update")
     assert sub.id is not None
     with pytest.raises(UsageError, match=f"no subscription #{sub.id} in this server"):
-        service.edit_subscription(
+        subscriptions.edit_subscription(
             engine, guild_id=OTHER_GUILD, subscription_id=sub.id, kinds="reminder"
         )
     assert stored(engine)[0].kinds == ["update"]
@@ -168,7 +170,9 @@ def test_edit_into_a_copy_of_another_subscription_is_refused(engine: Engine) -> 
     second = add(engine, 500, kinds="reminder")
     assert second.id is not None
     with pytest.raises(UsageError, match=f"already has this subscription \\(#{first.id}\\)"):
-        service.edit_subscription(engine, guild_id=GUILD, subscription_id=second.id, kinds="update")
+        subscriptions.edit_subscription(
+            engine, guild_id=GUILD, subscription_id=second.id, kinds="update"
+        )
     assert [s.kinds for s in stored(engine)] == [["update"], ["reminder"]]
 
 
@@ -177,9 +181,11 @@ def test_edit_checks_kinds_and_leads_like_add(engine: Engine) -> None:
     sub = add(engine, 500, kinds="update")
     assert sub.id is not None
     with pytest.raises(UsageError, match="no such alert kind 'webcast'"):
-        service.edit_subscription(engine, guild_id=GUILD, subscription_id=sub.id, kinds="webcast")
+        subscriptions.edit_subscription(
+            engine, guild_id=GUILD, subscription_id=sub.id, kinds="webcast"
+        )
     with pytest.raises(UsageError, match="'1 hour' is not a reminder lead"):
-        service.edit_subscription(
+        subscriptions.edit_subscription(
             engine, guild_id=GUILD, subscription_id=sub.id, reminders="1 hour"
         )
     assert stored(engine)[0].kinds == ["update"]
