@@ -96,7 +96,10 @@ class GlobalPacer:
             now = time.monotonic()
             if self._next > now:
                 await asyncio.sleep(self._next - now)
-                now = self._next
+                # The loop may wake us late (a busy machine, a store commit holding the
+                # GIL): space the next request from when this one really goes, or the ones
+                # queued behind it would all go at once to "catch up" and bunch past 50/s.
+                now = time.monotonic()
             self._next = max(now, self._next) + self.interval
 
 
