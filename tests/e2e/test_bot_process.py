@@ -96,7 +96,7 @@ async def test_dev_guild_ids_sync_commands_to_those_guilds_instantly(tmp_path: P
             try:
                 await eventually(lambda: bool(discord.synced_commands(guild.id)) or task.done())
                 names = {c["name"] for c in discord.synced_commands(guild.id)}
-                assert names == {"events", "alerts", "status"}
+                assert names == {"events", "launches", "alerts", "status"}
                 assert discord.synced_commands() == []
             finally:
                 await stop_task(task)

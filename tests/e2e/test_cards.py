@@ -95,11 +95,11 @@ async def test_a_docking_keeps_one_card_edited_through_every_state(stack: Stack)
     await eventually(lambda: len(stack.messages()) == 2, within=30)  # the reminder ping
     stack.ll2.set_webcast_live(DOCKING, True)
     await eventually(lambda: "LIVE" in last_edit(stack, card_id), within=30)
-    await eventually(lambda: len(stack.messages()) == 3)  # the live ping
+    await eventually(lambda: len(stack.messages()) == 3, within=30)  # the live ping
     assert stack.discord.message(card_id)["components"], "watch buttons while live"
 
     stack.ll2.add_update(DOCKING, "Soft capture confirmed")
-    await eventually(lambda: "Soft capture" in str(stack.discord.message(card_id)))
+    await eventually(lambda: "Soft capture" in str(stack.discord.message(card_id)), within=30)
 
     await eventually(lambda: utcnow() > soon + timedelta(seconds=2), within=90)
     await eventually(lambda: len(stack.messages()) == 4, within=30)  # T-0: "starting now"

@@ -137,8 +137,12 @@ def ll2_bodies(draw: st.DrawFn) -> Body:
 
 
 def item_ids(items: list[Any]) -> set[Any]:
-    """Return the ``id`` of every object among ``items``."""
-    return {item.get("id") for item in items if isinstance(item, dict)}
+    """Return the ``id`` of every object among ``items`` (a list or object id is no id)."""
+    return {
+        item.get("id")
+        for item in items
+        if isinstance(item, dict) and not isinstance(item.get("id"), list | dict)
+    }
 
 
 @pytest.fixture(scope="module")
