@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +17,9 @@ from bot.devtools.discord_emulator import permissions as perms
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
 from storage import queries
-from storage.db import make_engine, session_scope
+from storage.db import session_scope
 from storage.models import DeliveryState
-from tests.faults.bot import bot_config, eventually, running_bot
+from tests.faults.bot import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -158,34 +156,6 @@ async def poll_stored_and_delivered(stack: Stack) -> None:
 
     await eventually(committed)
     await eventually(lambda: _nothing_pending(stack.engine))
-
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    """Yield a running bot in one guild, seeded from the LL2 emulator."""
-    db_url = f"sqlite:///{tmp_path / 'bot.db'}"
-    async with (
-        LL2Emulator(e2e_events(), requests_per_hour=None) as ll2,
-        DiscordEmulator() as discord,
-    ):
-        guild = discord.add_guild("Space Club", channels=("general", "launches"))
-        channel_id = guild.channel_named("launches").id
-        moderator = discord.add_moderator(guild.id)
-        member = discord.add_member(guild.id, "viewer")
-        config = bot_config(ll2, discord, db_url)
-        engine = make_engine(db_url)
-        async with running_bot(config, discord):
-            stack = Stack(ll2, discord, engine, config, guild, channel_id, moderator, member)
-
-            def seeded() -> bool:
-                with session_scope(engine) as session:
-                    return queries.count_events(session=session) >= 2
-
-            await eventually(seeded)
-            yield stack
-        engine.dispose()
-        # Whatever the test did, every request the bot sent matched Discord's OpenAPI document.
-        assert [f.messages() for f in discord.validation_errors] == []
 
 
 async def test_commands_sync_with_the_design_names_options_and_descriptions(stack: Stack) -> None:

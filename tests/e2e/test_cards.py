@@ -2,51 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import select
 
 from bot.core.timeutil import utcnow
-from bot.devtools.discord_emulator import DiscordEmulator
-from bot.devtools.ll2_emulator import LL2Emulator
-from storage import queries
-from storage.db import make_engine, session_scope
+from storage.db import session_scope
 from storage.models import CardMessage
-from tests.e2e.test_bot import DOCKING, Stack, e2e_events
-from tests.faults.bot import bot_config, delivery_states, eventually, running_bot
+from tests.e2e.test_bot import DOCKING, Stack
+from tests.faults.bot import delivery_states, eventually
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    """Yield a running bot in one guild, seeded from the LL2 emulator."""
-    db_url = f"sqlite:///{tmp_path / 'bot.db'}"
-    async with (
-        LL2Emulator(e2e_events(), requests_per_hour=None) as ll2,
-        DiscordEmulator() as discord,
-    ):
-        guild = discord.add_guild("Space Club", channels=("general", "launches"))
-        channel_id = guild.channel_named("launches").id
-        moderator = discord.add_moderator(guild.id)
-        member = discord.add_member(guild.id, "viewer")
-        config = bot_config(ll2, discord, db_url)
-        engine = make_engine(db_url)
-        async with running_bot(config, discord):
-            stack = Stack(ll2, discord, engine, config, guild, channel_id, moderator, member)
-
-            def seeded() -> bool:
-                with session_scope(engine) as session:
-                    return queries.count_events(session=session) >= 2
-
-            await eventually(seeded)
-            yield stack
-        engine.dispose()
-        assert [f.messages() for f in discord.validation_errors] == []
 
 
 def cards(stack: Stack) -> list[CardMessage]:
