@@ -16,6 +16,35 @@ from bot.core.timeutil import isoformat_z
 MAX_LIMIT = 100
 
 
+def _put_common(
+    params: dict[str, str],
+    *,
+    ids: Sequence[tuple[str, Sequence[int]]],
+    dates: Sequence[tuple[str, datetime | None]],
+    search: str | None,
+    ordering: str | None,
+    limit: int | None,
+    offset: int | None,
+) -> None:
+    """Add the id lists, date bounds, search, ordering and paging both feeds share."""
+    for name, values in ids:
+        if values:
+            params[name] = ",".join(str(int(i)) for i in values)
+    for name, when in dates:
+        if when is not None:
+            params[name] = isoformat_z(when)
+    if search:
+        params["search"] = search
+    if ordering:
+        params["ordering"] = ordering
+    if limit is not None:
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+        params["limit"] = str(limit)
+    if offset is not None:
+        params["offset"] = str(offset)
+
+
 @dataclass(frozen=True)
 class EventFilters:
     """Every event filter LL2 understands (LL2's API); None means "not given"."""
@@ -39,31 +68,24 @@ class EventFilters:
         params: dict[str, str] = {}
         if self.type is not None:
             params["type"] = self.type
-        for name, ids in (
-            ("type__ids", self.type_ids),
-            ("program", self.program_ids),
-            ("agency__ids", self.agency_ids),
-        ):
-            if ids:
-                params[name] = ",".join(str(i) for i in ids)
-        for name, when in (
-            ("last_updated__gte", self.last_updated_gte),
-            ("last_updated__lte", self.last_updated_lte),
-            ("date__gte", self.date_gte),
-            ("date__lte", self.date_lte),
-        ):
-            if when is not None:
-                params[name] = isoformat_z(when)
-        if self.search:
-            params["search"] = self.search
-        if self.ordering:
-            params["ordering"] = self.ordering
-        if self.limit is not None:
-            if not 1 <= self.limit <= MAX_LIMIT:
-                raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {self.limit}")
-            params["limit"] = str(self.limit)
-        if self.offset is not None:
-            params["offset"] = str(self.offset)
+        _put_common(
+            params,
+            ids=(
+                ("type__ids", self.type_ids),
+                ("program", self.program_ids),
+                ("agency__ids", self.agency_ids),
+            ),
+            dates=(
+                ("last_updated__gte", self.last_updated_gte),
+                ("last_updated__lte", self.last_updated_lte),
+                ("date__gte", self.date_gte),
+                ("date__lte", self.date_lte),
+            ),
+            search=self.search,
+            ordering=self.ordering,
+            limit=self.limit,
+            offset=self.offset,
+        )
         params.update(self.extra)
         return params
 
@@ -94,33 +116,26 @@ class LaunchFilters:
     def to_params(self) -> dict[str, str]:
         """Return the query parameters for these filters (``mode=detailed`` included)."""
         params: dict[str, str] = {"mode": "detailed"}
-        for name, ids in (
-            ("lsp__id", self.lsp_ids),
-            ("location__ids", self.location_ids),
-            ("program", self.program_ids),
-            # ``status`` takes one integer; several go in ``status__ids`` (OpenAPI document)
-            ("status" if len(self.status_ids) == 1 else "status__ids", self.status_ids),
-        ):
-            if ids:
-                params[name] = ",".join(str(int(i)) for i in ids)
-        for name, when in (
-            ("last_updated__gte", self.last_updated_gte),
-            ("last_updated__lte", self.last_updated_lte),
-            ("net__gte", self.net_gte),
-            ("net__lte", self.net_lte),
-        ):
-            if when is not None:
-                params[name] = isoformat_z(when)
-        if self.search:
-            params["search"] = self.search
-        if self.ordering:
-            params["ordering"] = self.ordering
-        if self.limit is not None:
-            if not 1 <= self.limit <= MAX_LIMIT:
-                raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {self.limit}")
-            params["limit"] = str(self.limit)
-        if self.offset is not None:
-            params["offset"] = str(self.offset)
+        _put_common(
+            params,
+            ids=(
+                ("lsp__id", self.lsp_ids),
+                ("location__ids", self.location_ids),
+                ("program", self.program_ids),
+                # ``status`` takes one integer; several go in ``status__ids`` (OpenAPI document)
+                ("status" if len(self.status_ids) == 1 else "status__ids", self.status_ids),
+            ),
+            dates=(
+                ("last_updated__gte", self.last_updated_gte),
+                ("last_updated__lte", self.last_updated_lte),
+                ("net__gte", self.net_gte),
+                ("net__lte", self.net_lte),
+            ),
+            search=self.search,
+            ordering=self.ordering,
+            limit=self.limit,
+            offset=self.offset,
+        )
         if self.hide_recent_previous is not None:
             params["hide_recent_previous"] = "true" if self.hide_recent_previous else "false"
         params.update(self.extra)
