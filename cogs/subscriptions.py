@@ -90,6 +90,17 @@ async def _items(interaction: discord.Interaction, current: str) -> list[app_com
     return found[:25]
 
 
+# The filter options /alerts add and /alerts edit share, and what autocompletes each.
+FILTER_AUTOCOMPLETE = {
+    "type": autocomplete.event_types,
+    "agency": autocomplete.agencies,
+    "provider": autocomplete.providers,
+    "location": autocomplete.locations,
+    "program": autocomplete.programs,
+    "kinds": autocomplete.kinds,
+}
+
+
 class Subscriptions(commands.Cog):
     """Let server managers choose which alerts go to which channel."""
 
@@ -166,14 +177,7 @@ class Subscriptions(commands.Cog):
         channel="Where alerts go (default: this channel)",
         **OPTION_DOCS,
     )
-    @app_commands.autocomplete(
-        type=autocomplete.event_types,
-        agency=autocomplete.agencies,
-        provider=autocomplete.providers,
-        location=autocomplete.locations,
-        program=autocomplete.programs,
-        kinds=autocomplete.kinds,
-    )
+    @app_commands.autocomplete(**FILTER_AUTOCOMPLETE)
     @app_commands.choices(style=STYLE_CHOICES, feed=FEED_CHOICES)
     async def add(
         self,
@@ -239,12 +243,7 @@ class Subscriptions(commands.Cog):
     )
     @app_commands.autocomplete(
         subscription=autocomplete.subscriptions,
-        type=autocomplete.event_types,
-        agency=autocomplete.agencies,
-        provider=autocomplete.providers,
-        location=autocomplete.locations,
-        program=autocomplete.programs,
-        kinds=autocomplete.kinds,
+        **FILTER_AUTOCOMPLETE,
     )
     @app_commands.choices(style=STYLE_CHOICES, feed=FEED_CHOICES)
     async def edit(
