@@ -30,7 +30,7 @@ from bot.core.timeutil import utcnow
 from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
-from storage import queries
+from storage import outbox, queries
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import DeliveryState, Subscription
 
@@ -151,8 +151,8 @@ async def _round(
     exactly_one = sum(1 for c in counts if c == 1)
     limited = discord.counters.total_429 - limited_before
     with session_scope(engine) as session:  # type: ignore[arg-type]
-        pending = queries.count_deliveries(session=session, state=DeliveryState.PENDING)
-        failed = queries.count_deliveries(session=session, state=DeliveryState.FAILED)
+        pending = outbox.count_deliveries(session=session, state=DeliveryState.PENDING)
+        failed = outbox.count_deliveries(session=session, state=DeliveryState.FAILED)
     if ok_posts:
         # A request is recorded on arrival; the emulator stores its message LATENCY later.
         first = min(r.time for r in ok_posts)

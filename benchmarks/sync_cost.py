@@ -45,7 +45,7 @@ from bot.devtools.pgschema import postgres_schema
 from bot.ll2.client import EventFilters, LL2Client
 from bot.ll2.parse import parse_items
 from bot.pipeline.sync import Syncer
-from storage import queries
+from storage import outbox, queries
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import DeliveryState, Subscription
 
@@ -361,7 +361,7 @@ async def measure_fanout_enqueue(label: str, url: str, *, channels: int, rounds:
         wall.append(wall_ms)
         stages.append(dict(watch.cpu))
     with session_scope(engine) as session:
-        pending = queries.count_deliveries(session=session, state=DeliveryState.PENDING)
+        pending = outbox.count_deliveries(session=session, state=DeliveryState.PENDING)
     engine.dispose()
     if pending != channels * len(events):
         raise RuntimeError(f"{pending} pending deliveries, expected {channels * len(events)}")

@@ -37,7 +37,7 @@ from bot.core.timeutil import as_utc
 from bot.ll2.client import LL2Client
 from bot.pipeline.delivery import OUTCOMES, DeliveryWorker
 from bot.pipeline.runner import Pipeline
-from storage import queries
+from storage import outbox
 from storage.db import one_line, session_scope
 from storage.models import Delivery, DeliveryState, SyncState
 
@@ -219,7 +219,7 @@ class StoreProbe:
 
     def _pending(self) -> int:
         with session_scope(self.engine) as session:
-            return queries.count_deliveries(session=session, state=DeliveryState.PENDING)
+            return outbox.count_deliveries(session=session, state=DeliveryState.PENDING)
 
     async def problem(self) -> str | None:
         """Return why the store is unreachable, or None when it answered."""

@@ -17,7 +17,7 @@ from bot.core.items import Event
 from bot.core.options import UsageError, is_id, resolve_named_ids
 from bot.pipeline.runner import PollHealth
 from bot.pipeline.sync import event_from_snapshot
-from storage import queries
+from storage import outbox, queries
 from storage.db import session_scope
 from storage.models import (
     AgencyRow,
@@ -230,8 +230,8 @@ def status(
             next_poll_at=next_poll_at,
             budget_remaining=budget_remaining,
             budget_limit=budget_limit,
-            pending=queries.count_deliveries(session=session, state=DeliveryState.PENDING),
-            failed=queries.count_deliveries(session=session, state=DeliveryState.FAILED),
+            pending=outbox.count_deliveries(session=session, state=DeliveryState.PENDING),
+            failed=outbox.count_deliveries(session=session, state=DeliveryState.FAILED),
             events=queries.count_events(session=session),
             paused=queries.paused_subscriptions(session=session, guild_id=guild_id),
         )

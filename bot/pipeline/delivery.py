@@ -22,7 +22,7 @@ from bot.core.timeutil import Clock, utcnow
 from bot.pipeline.cards import CardGone, CardKeeper, CardSink, Written, is_card, is_loud
 from bot.pipeline.crashpoints import crashpoint
 from bot.render.console import payload_text
-from storage import queries
+from storage import outbox, queries
 from storage.db import session_scope
 from storage.models import Delivery, DeliveryState, Subscription
 
@@ -124,7 +124,7 @@ class DeliveryWorker:
 
     def _due(self, session: Session, *, limit: int, subscription_ids: list[int]) -> list[Delivery]:
         """Return the due deliveries this drain sends (a cluster worker: its claimed ones)."""
-        return queries.due_deliveries(
+        return outbox.due_deliveries(
             session=session, now=self.clock(), limit=limit, subscription_ids=subscription_ids
         )
 
@@ -132,7 +132,7 @@ class DeliveryWorker:
         """Send every due delivery (up to ``limit``); one failing channel stops no other."""
         report = DrainReport()
         with session_scope(self.engine) as session:
-            next_due = queries.next_delivery_due(session=session)
+            next_due = outbox.next_delivery_due(session=session)
         if next_due is None or next_due > self.clock():
             return report  # nothing due: skip loading every subscription
         subs = self._served_subscriptions()
@@ -140,7 +140,7 @@ class DeliveryWorker:
             return report
         with session_scope(self.engine) as session:
             due = self._due(session, limit=limit, subscription_ids=list(subs))
-            served_by = queries.delivery_subscription_ids(
+            served_by = outbox.delivery_subscription_ids(
                 session=session, delivery_ids=[d.id for d in due if d.id is not None]
             )
         # One queue per destination: a channel (however many subscriptions it has) or a
@@ -217,7 +217,7 @@ class DeliveryWorker:
             attempts = delivery.attempts + 1
             with session_scope(self.engine) as session:
                 if attempts >= self.max_attempts:
-                    queries.mark_final(
+                    outbox.mark_final(
                         session=session,
                         delivery_id=delivery.id,
                         state=DeliveryState.FAILED,
@@ -228,7 +228,7 @@ class DeliveryWorker:
                     self._observe(FAILED, delivery, self.clock())
                     return True
                 wait = self._backoff(attempts, exc.retry_after)
-                queries.mark_retry(
+                outbox.mark_retry(
                     session=session,
                     delivery_id=delivery.id,
                     error=str(exc),
@@ -247,7 +247,7 @@ class DeliveryWorker:
         except PermanentSinkError as exc:
             paused: list[int] = []
             with session_scope(self.engine) as session:
-                queries.mark_final(
+                outbox.mark_final(
                     session=session,
                     delivery_id=delivery.id,
                     state=DeliveryState.FAILED,
@@ -275,7 +275,7 @@ class DeliveryWorker:
         with session_scope(self.engine) as session:
             if written is not None:
                 written.record(session, sent_at)
-            queries.mark_sent(
+            outbox.mark_sent(
                 session=session, delivery_id=delivery.id, now=sent_at, message_id=message_id
             )
         report.sent += 1

@@ -17,7 +17,7 @@ import pytest
 from bot.devtools.discord_emulator import DiscordEmulator, Guild
 from bot.devtools.ll2_emulator import LL2Emulator
 from bot.devtools.pgschema import postgres_schema
-from storage import cluster, queries
+from storage import cluster, outbox, queries
 from storage.db import make_engine, session_scope
 from tests.faults.bot import BotProcess, run_env
 
@@ -185,7 +185,7 @@ class Store:
         from storage.models import DeliveryState
 
         with session_scope(self.engine) as session:
-            return queries.count_deliveries(session=session, state=DeliveryState.PENDING)
+            return outbox.count_deliveries(session=session, state=DeliveryState.PENDING)
 
     def poller_pid(self) -> int | None:
         """Return the pid of the live lease holder."""

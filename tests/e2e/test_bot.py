@@ -16,7 +16,7 @@ from bot.devtools.discord_emulator import DiscordEmulator, Guild, Member
 from bot.devtools.discord_emulator import permissions as perms
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
-from storage import queries
+from storage import outbox, queries
 from storage.db import session_scope
 from storage.models import DeliveryState
 from tests.faults.bot import eventually
@@ -122,12 +122,12 @@ class Stack:
 def delivery_count(engine: Engine, state: DeliveryState) -> int:
     """Return how many deliveries are in ``state``."""
     with session_scope(engine) as session:
-        return queries.count_deliveries(session=session, state=state)
+        return outbox.count_deliveries(session=session, state=state)
 
 
 def _nothing_pending(engine: Engine) -> bool:
     with session_scope(engine) as session:
-        return queries.count_deliveries(session=session, state=DeliveryState.PENDING) == 0
+        return outbox.count_deliveries(session=session, state=DeliveryState.PENDING) == 0
 
 
 async def poll_stored_and_delivered(stack: Stack) -> None:
@@ -382,7 +382,7 @@ async def test_server_errors_are_retried_until_the_alert_lands(stack: Stack) -> 
 
     def sent() -> int:
         with session_scope(stack.engine) as session:
-            return queries.count_deliveries(session=session, state=DeliveryState.SENT)
+            return outbox.count_deliveries(session=session, state=DeliveryState.SENT)
 
     await eventually(lambda: sent() == 1)  # recorded just after Discord accepted it
     assert len(stack.messages()) == 1

@@ -12,7 +12,7 @@ from bot.core.timeutil import utcnow
 from bot.devtools.discord_emulator import DiscordEmulator
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
-from storage import queries
+from storage import outbox, queries
 from storage.db import make_engine, session_scope
 from storage.models import DeliveryState
 from tests.faults.bot import bot_config, eventually, running_bot
@@ -75,14 +75,14 @@ async def test_a_docking_going_live_posts_once_in_space_mentioning_both_roles(
 
             def settled() -> bool:
                 with session_scope(engine) as session:
-                    pending = queries.count_deliveries(session=session, state=DeliveryState.PENDING)
-                    sent = queries.count_deliveries(session=session, state=DeliveryState.SENT)
+                    pending = outbox.count_deliveries(session=session, state=DeliveryState.PENDING)
+                    sent = outbox.count_deliveries(session=session, state=DeliveryState.SENT)
                 return pending == 0 and sent >= 1
 
             # The outbox is empty: a second delivery for #space would have been posted by now.
             await eventually(settled)
             with session_scope(engine) as session:
-                assert queries.count_deliveries(session=session, state=DeliveryState.SENT) == 1
+                assert outbox.count_deliveries(session=session, state=DeliveryState.SENT) == 1
             (sent,) = posted()
             (message,) = [
                 m

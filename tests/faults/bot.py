@@ -26,7 +26,7 @@ from bot.config import Config, Secret, load_config
 from bot.core.timeutil import utcnow
 from bot.devtools.discord_emulator import DiscordEmulator, pointed_at
 from bot.devtools.ll2_emulator import LL2Emulator
-from storage import queries
+from storage import outbox, queries
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import DeliveryState, Subscription
 
@@ -160,7 +160,7 @@ def delivery_states(db_url: str) -> dict[str, int]:
     try:
         with session_scope(engine) as session:
             return {
-                state.value: queries.count_deliveries(session=session, state=state)
+                state.value: outbox.count_deliveries(session=session, state=state)
                 for state in DeliveryState
             }
     finally:

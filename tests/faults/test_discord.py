@@ -20,7 +20,7 @@ from bot.core.timeutil import utcnow
 from bot.devtools.discord_emulator import DiscordEmulator, Guild, RateLimitModel
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
-from storage import queries
+from storage import outbox, queries
 from storage.db import make_engine, session_scope
 from storage.models import Delivery, DeliveryState
 from tests.faults.bot import add_channel_subscriptions, bot_config, eventually, running_bot
@@ -73,7 +73,7 @@ class FanOut:
         try:
             with session_scope(engine) as session:
                 ids = [d.id for d in session.exec(select(Delivery)) if d.id is not None]
-                return queries.delivery_subscription_ids(session=session, delivery_ids=ids)
+                return outbox.delivery_subscription_ids(session=session, delivery_ids=ids)
         finally:
             engine.dispose()
 

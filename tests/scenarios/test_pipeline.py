@@ -17,7 +17,7 @@ from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import FakeClock, LL2Emulator
 from bot.ll2.client import LL2Client
 from bot.pipeline.runner import Pipeline, console_pipeline
-from storage import queries
+from storage import outbox, queries
 from storage.db import session_scope
 from storage.models import DeliveryState
 from tests.conftest import T0
@@ -183,7 +183,7 @@ async def test_reminder_missed_in_downtime_is_dropped_and_logged(
     assert ("reminder", 5001) not in kinds_of(alerts)
     assert any("dropped reminder" in r.getMessage() for r in caplog.records)
     with session_scope(world.engine) as session:
-        assert queries.count_deliveries(session=session, state=DeliveryState.DROPPED) >= 1
+        assert outbox.count_deliveries(session=session, state=DeliveryState.DROPPED) >= 1
 
 
 async def test_reminder_due_during_a_short_restart_gap_is_still_sent(world: World) -> None:

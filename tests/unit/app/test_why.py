@@ -10,7 +10,7 @@ from bot.app.why import explain_item, explain_text
 from bot.core.timeutil import utcnow
 from bot.devtools.factories import make_event
 from bot.pipeline.sync import event_from_snapshot
-from storage import queries
+from storage import outbox, queries
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import DeliveryState, Subscription
 
@@ -66,7 +66,7 @@ def test_why_explains_match_merge_filter_miss_exclude_pause_and_a_dropped_remind
         }
 
     with session_scope(engine) as session:
-        queries.enqueue_deliveries(
+        outbox.enqueue_deliveries(
             session=session,
             rows=[
                 row("a", ALERTS, "update", [first, second]),
@@ -83,16 +83,14 @@ def test_why_explains_match_merge_filter_miss_exclude_pause_and_a_dropped_remind
             ],
         )
     with session_scope(engine) as session:
-        [sent] = [
-            d for d in queries.due_deliveries(session=session, now=now) if d.dedupe_key == "a"
-        ]
+        [sent] = [d for d in outbox.due_deliveries(session=session, now=now) if d.dedupe_key == "a"]
         assert sent.id is not None
-        queries.mark_sent(session=session, delivery_id=sent.id, now=now, message_id=555)
+        outbox.mark_sent(session=session, delivery_id=sent.id, now=now, message_id=555)
         [failed] = [
-            d for d in queries.due_deliveries(session=session, now=now) if d.dedupe_key == "b"
+            d for d in outbox.due_deliveries(session=session, now=now) if d.dedupe_key == "b"
         ]
         assert failed.id is not None
-        queries.mark_final(
+        outbox.mark_final(
             session=session,
             delivery_id=failed.id,
             state=DeliveryState.FAILED,

@@ -13,8 +13,8 @@ from bot.core.changes import detect_changes
 from bot.core.kinds import update as update_kind
 from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_event
-from bot.pipeline.sync import delivery_rows
-from storage import queries
+from bot.pipeline.fanout import delivery_rows
+from storage import outbox, queries
 from storage.db import session_scope
 from storage.models import Delivery, Subscription
 from tests.conftest import T0
@@ -81,7 +81,7 @@ def test_a_role_is_pinged_once_per_item_per_poll(engine: Engine) -> None:
             ]
         ]
         rows = delivery_rows(found, subs, T0)
-        queries.enqueue_deliveries(session=session, rows=rows)
+        outbox.enqueue_deliveries(session=session, rows=rows)
     with session_scope(engine) as session:
         stored_rows = session.exec(select(Delivery).order_by(col(Delivery.id))).all()
         got = [

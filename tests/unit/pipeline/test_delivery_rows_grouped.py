@@ -21,9 +21,9 @@ from bot.core.changes import subscription_matches
 from bot.core.kinds import new_event_alert, reminder_alert, webcast_live_alert
 from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_items
-from bot.pipeline.sync import delivery_rows, destination
+from bot.pipeline.fanout import delivery_rows, destination
 from bot.render import alert_json, render_alert
-from storage import queries
+from storage import outbox
 from storage.models import DeliveryState, Subscription
 from tests.conftest import T0
 
@@ -147,9 +147,9 @@ def _subscriptions(values: list[dict[str, Any]]) -> list[Subscription]:
     ]
 
 
-def _plain(sub: Subscription) -> queries.AlertSubscription:
+def _plain(sub: Subscription) -> outbox.AlertSubscription:
     assert sub.id is not None
-    return queries.AlertSubscription(
+    return outbox.AlertSubscription(
         id=sub.id,
         guild_id=sub.guild_id,
         channel_id=sub.channel_id,

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from bot.app.cluster import cluster_lines, cluster_view
 from bot.devtools.pgschema import postgres_schema
 from bot.pipeline.lease import Lease, LeasePeriodError, lease_period
-from storage import cluster
+from storage import cluster, outbox
 from storage.db import make_engine, session_scope, upgrade
 
 POSTGRES = os.environ.get("TMINUS_TEST_POSTGRES_URL")
@@ -72,9 +72,7 @@ def test_claims_split_channels_and_expire(engine: Engine) -> None:
 
     now = utcnow()
     with session_scope(engine) as session:
-        from storage import queries
-
-        queries.enqueue_deliveries(
+        outbox.enqueue_deliveries(
             session=session,
             rows=[
                 {

@@ -21,7 +21,7 @@ from bot.devtools.ll2_emulator import FakeClock, LL2Emulator
 from bot.ll2.client import LL2Client
 from bot.pipeline.delivery import DeliveryWorker, PermanentSinkError
 from bot.pipeline.sync import Syncer
-from storage import queries
+from storage import outbox, queries
 from storage.db import session_scope
 from storage.models import Delivery, DeliveryState, Subscription
 from tests.conftest import T0
@@ -83,7 +83,7 @@ class World:
         """Return every outbox row with the subscriptions it serves, by id."""
         with session_scope(self.engine) as session:
             rows = list(session.exec(select(Delivery).order_by(col(Delivery.id))).all())
-            links = queries.delivery_subscription_ids(
+            links = outbox.delivery_subscription_ids(
                 session=session, delivery_ids=[r.id for r in rows if r.id is not None]
             )
         return [(r, links[r.id]) for r in rows if r.id is not None]

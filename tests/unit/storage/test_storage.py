@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect
 from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_event
 from bot.pipeline.sync import event_record
-from storage import queries
+from storage import outbox, queries
 from storage.db import current_revision, head_revision, session_scope, upgrade
 from storage.models import DeliveryState, EventTypeRow, Subscription
 from tests.conftest import T0
@@ -133,11 +133,11 @@ def test_a_duplicate_delivery_cannot_be_enqueued(engine: Engine) -> None:
     with session_scope(engine) as session:
         sub = queries.add_subscription(session=session, subscription=subscription(1, 10))
         assert sub.id is not None
-        assert queries.enqueue_deliveries(session=session, rows=[delivery("k1", sub.id)]) == 1
+        assert outbox.enqueue_deliveries(session=session, rows=[delivery("k1", sub.id)]) == 1
     with session_scope(engine) as session:
         again = [delivery("k1", sub.id), delivery("k2", sub.id)]
-        assert queries.enqueue_deliveries(session=session, rows=again) == 1
-        assert queries.count_deliveries(session=session, state=DeliveryState.PENDING) == 2
+        assert outbox.enqueue_deliveries(session=session, rows=again) == 1
+        assert outbox.count_deliveries(session=session, state=DeliveryState.PENDING) == 2
 
 
 def test_delivery_states_move_as_the_worker_reports(engine: Engine) -> None:
@@ -148,22 +148,22 @@ def test_delivery_states_move_as_the_worker_reports(engine: Engine) -> None:
         rows = [
             delivery(f"k{i}", sub.id, next_attempt_at=T0 + timedelta(seconds=i)) for i in range(3)
         ]
-        queries.enqueue_deliveries(session=session, rows=rows)
+        outbox.enqueue_deliveries(session=session, rows=rows)
     with session_scope(engine) as session:
-        due = queries.due_deliveries(session=session, now=T0 + HOUR)
+        due = outbox.due_deliveries(session=session, now=T0 + HOUR)
         assert [d.dedupe_key for d in due] == ["k0", "k1", "k2"]
         first, second, third = (d.id for d in due)
         assert first and second and third
-        queries.mark_sent(session=session, delivery_id=first, now=T0, message_id=99)
-        queries.mark_retry(session=session, delivery_id=second, error="503", retry_at=T0 + 2 * HOUR)
-        queries.mark_final(
+        outbox.mark_sent(session=session, delivery_id=first, now=T0, message_id=99)
+        outbox.mark_retry(session=session, delivery_id=second, error="503", retry_at=T0 + 2 * HOUR)
+        outbox.mark_final(
             session=session, delivery_id=third, state=DeliveryState.FAILED, error="400"
         )
     with session_scope(engine) as session:
-        assert queries.due_deliveries(session=session, now=T0 + HOUR) == []
-        (retry,) = queries.due_deliveries(session=session, now=T0 + 3 * HOUR)
+        assert outbox.due_deliveries(session=session, now=T0 + HOUR) == []
+        (retry,) = outbox.due_deliveries(session=session, now=T0 + 3 * HOUR)
         assert retry.attempts == 1 and retry.last_error == "503"
-        assert queries.next_delivery_due(session=session) == T0 + 2 * HOUR
+        assert outbox.next_delivery_due(session=session) == T0 + 2 * HOUR
 
 
 def test_guilds_only_see_their_own_subscriptions(engine: Engine) -> None:
@@ -190,14 +190,14 @@ def test_pausing_by_channel_and_leaving_a_guild(engine: Engine) -> None:
         a = queries.add_subscription(session=session, subscription=subscription(1, 10))
         b = queries.add_subscription(session=session, subscription=subscription(1, 11))
         assert a.id and b.id
-        queries.enqueue_deliveries(session=session, rows=[delivery("k", a.id)])
+        outbox.enqueue_deliveries(session=session, rows=[delivery("k", a.id)])
         paused = queries.pause_subscriptions(session=session, reason="gone", channel_id=10)
         assert paused == [a.id]
         assert [s.id for s in queries.active_subscriptions(session=session)] == [b.id]
     with session_scope(engine) as session:
         assert queries.remove_guild(session=session, guild_id=1) == 2
         assert queries.guild_subscriptions(session=session, guild_id=1) == []
-        assert queries.count_deliveries(session=session, state=DeliveryState.PENDING) == 0
+        assert outbox.count_deliveries(session=session, state=DeliveryState.PENDING) == 0
 
 
 def test_implicit_subscription_is_created_once_per_key(engine: Engine) -> None:
@@ -221,11 +221,11 @@ def test_pausing_drops_the_subscriptions_pending_deliveries(engine: Engine) -> N
         a = queries.add_subscription(session=session, subscription=subscription(1, 10))
         b = queries.add_subscription(session=session, subscription=subscription(1, 11))
         assert a.id and b.id
-        queries.enqueue_deliveries(
+        outbox.enqueue_deliveries(
             session=session, rows=[delivery("ka", a.id), delivery("kb", b.id)]
         )
         queries.pause_subscriptions(session=session, reason="403 Missing Access", channel_id=10)
     with session_scope(engine) as session:
-        (left,) = queries.due_deliveries(session=session, now=T0)
+        (left,) = outbox.due_deliveries(session=session, now=T0)
         assert left.dedupe_key == "kb"
-        assert queries.count_deliveries(session=session, state=DeliveryState.DROPPED) == 1
+        assert outbox.count_deliveries(session=session, state=DeliveryState.DROPPED) == 1

@@ -22,8 +22,9 @@ from sqlmodel import select
 from bot.core.changes import detect_changes
 from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_event
-from bot.pipeline.sync import delivery_rows, event_record
-from storage import queries
+from bot.pipeline.fanout import delivery_rows
+from bot.pipeline.sync import event_record
+from storage import outbox, queries
 from storage.db import (
     _alembic_config,
     current_revision,
@@ -330,7 +331,7 @@ def test_every_row_of_a_0001_store_survives_the_upgrade(old_store: Engine) -> No
     assert rows[7].state == "dropped" and rows[7].last_error == DELIVERIES[6]["last_error"]
 
     with session_scope(old_store) as session:
-        links = queries.delivery_subscription_ids(session=session, delivery_ids=sorted(rows))
+        links = outbox.delivery_subscription_ids(session=session, delivery_ids=sorted(rows))
         assert links == {1: [1, 2], 2: [2], 3: [1, 2], 4: [2], 5: [3], 6: [4], 7: [1]}
         state = queries.sync_state(session=session)
         old = SYNC_STATE[0]
@@ -362,6 +363,6 @@ def test_an_alert_sent_before_the_upgrade_is_not_sent_again(old_store: Engine) -
             "channel:100",
             "console:4",
         ]
-        inserted = queries.enqueue_deliveries(session=session, rows=rows)
+        inserted = outbox.enqueue_deliveries(session=session, rows=rows)
     assert inserted == 1  # only the console subscription, which had not printed it
     assert len(_deliveries(old_store)) == len(DELIVERIES) + 1

@@ -25,7 +25,7 @@ from bot.devtools.ll2_emulator import FakeClock, LL2Emulator
 from bot.ll2.client import LL2Client
 from bot.pipeline.delivery import ConsoleSink
 from bot.pipeline.runner import Pipeline
-from storage import queries
+from storage import outbox, queries
 from storage.db import (
     _alembic_config,
     current_revision,
@@ -130,7 +130,7 @@ async def test_an_events_only_store_gains_launches_without_an_old_alert(
     with session_scope(old_store) as session:
         launch_rows = [d for d in session.exec(select(Delivery)).all() if d.feed == "launches"]
         assert [(d.kind, d.item_id) for d in launch_rows] == [("status", changed)]
-        served = queries.delivery_subscription_ids(
+        served = outbox.delivery_subscription_ids(
             session=session, delivery_ids=[d.id for d in launch_rows if d.id is not None]
         )
         assert list(served.values()) == [[fresh_id]]
