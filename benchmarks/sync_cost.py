@@ -102,11 +102,11 @@ class Stopwatch:
             (sync_module, "detect_changes", "diff"),
             (queries, "stored_items", "load"),
             (sync_module, "item_record", "records"),
-            (queries, "alert_subscriptions", "subs"),
+            (outbox, "alert_subscriptions", "subs"),
             (sync_module, "delivery_rows", "render"),
             (queries, "save_announced", "store"),
             (queries, "save_events", "store"),
-            (queries, "enqueue_deliveries", "enqueue"),
+            (outbox, "enqueue_deliveries", "enqueue"),
             (sync_module, "item_from_snapshot", "diff"),
         ]
         originals = [(m, name, getattr(m, name)) for m, name, _ in patches]
