@@ -14,6 +14,8 @@ from sqlalchemy import Engine
 
 from bot.app.cluster import Cluster
 from bot.app.metrics import GatewayState, Metrics, MetricsServer
+from bot.app.shared_rate import pacer_for
+from bot.app.sink import paced
 from bot.config import Config, DiscordSettings, Secret, env_name
 from bot.core.options import UsageError
 from bot.ll2.client import LL2Client
@@ -64,12 +66,16 @@ class TMinusBot(commands.AutoShardedBot):
         intents.guilds = True  # no privileged intents: slash commands need none
         # Counted whether or not metrics.listen serves them: the hooks cost next to nothing.
         self.metrics = metrics or Metrics()
+        # Every REST request waits for the pacer as aiohttp starts it: posts, card edits,
+        # scheduled events, start-up calls and retries alike. On PostgreSQL the pacer is one
+        # row shared by every process of the bot (docs/architecture.md, invariants 3 and 12).
+        self.pacer = pacer_for(engine)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
-            http_trace=self.metrics.http_trace(),  # counts Discord's 429s
+            http_trace=paced(self.metrics.http_trace(), self.pacer),  # paced; counts 429s
             **options,
         )
         self.config = config

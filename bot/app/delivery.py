@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.app.scheduled_events import ScheduledEventsLoop
-from bot.app.shared_rate import pacer_for
-from bot.app.sink import UNKNOWN_MESSAGE, GlobalPacer, classify, message_kwargs, nonce_for
+from bot.app.sink import UNKNOWN_MESSAGE, classify, message_kwargs, nonce_for
 from bot.pipeline.cards import CardGone
 from bot.pipeline.claims import ClaimingWorker
 from bot.pipeline.delivery import DeliveryWorker
@@ -23,11 +22,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Discord allows 50 requests/s per bot and counts them as they arrive: keep headroom for
-# command answers and for the jitter between the pacer's release and the arrival. (48/s
-# drew the odd 429 in a 200-channel card fan-out while the pacer still let requests delayed
-# by a busy loop catch up in a burst; it now spaces from the real release time.)
-GLOBAL_RATE = 47.0
 CONCURRENCY = 25
 IDLE_WAKE = 2.0  # seconds between drains when nobody wakes us (retries falling due)
 
@@ -39,9 +33,8 @@ class DiscordSink:
     channel's matching subscriptions.
     """
 
-    def __init__(self, bot: TMinusBot, pacer: GlobalPacer) -> None:
+    def __init__(self, bot: TMinusBot) -> None:
         self.bot = bot
-        self.pacer = pacer
 
     async def send(self, delivery: Delivery, subscription: Subscription) -> int | None:
         """Post one alert to its channel; raise a transient or permanent sink error on failure."""
@@ -51,7 +44,6 @@ class DiscordSink:
         guild_id = delivery.guild_id or subscription.guild_id
         channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
         payload = delivery.payload["message"]
-        await self.pacer.wait()
         try:
             # A nonce makes discord.py set enforce_nonce: a resend after a crash between
             # this post and the commit returns the first message instead of a second one.
@@ -68,7 +60,6 @@ class DiscordSink:
     ) -> int:
         """Post a new card with its creation nonce; return its message id."""
         channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
-        await self.pacer.wait()
         try:
             message = await channel.send(nonce=nonce, **message_kwargs(payload))
         except (TimeoutError, discord.HTTPException, OSError) as exc:
@@ -80,7 +71,6 @@ class DiscordSink:
         channel = self.bot.get_partial_messageable(channel_id)
         kwargs = message_kwargs(payload)
         kwargs.setdefault("view", None)  # no buttons now: remove the ones it had
-        await self.pacer.wait()
         try:
             await channel.get_partial_message(message_id).edit(**kwargs)
         except (TimeoutError, discord.HTTPException, OSError) as exc:
@@ -100,7 +90,6 @@ class DiscordSink:
         reference = discord.MessageReference(
             message_id=reply_to, channel_id=channel_id, fail_if_not_exists=False
         )
-        await self.pacer.wait()
         try:
             message = await channel.send(
                 nonce=nonce, reference=reference, **message_kwargs(payload)
@@ -123,17 +112,15 @@ class ChannelDelivery:
     def __init__(self, bot: TMinusBot) -> None:
         self.bot = bot
         self.wake = asyncio.Event()
-        # One pacer for posts, card edits and scheduled events: Discord's 50/s counts them all.
-        # On PostgreSQL, one pacer row for every process of the bot (docs/architecture.md, invariant
-        # 12).
-        self.pacer = pacer_for(bot.engine, GLOBAL_RATE)
-        self.scheduled_events = ScheduledEventsLoop(bot, self.pacer)
+        # Posts, card edits and scheduled events are paced with every other request by the
+        # bot's HTTP session (TMinusBot.pacer): Discord's 50/s counts them all.
+        self.scheduled_events = ScheduledEventsLoop(bot)
         member = bot.cluster
         self.worker = (
             # Several processes drain one outbox: each sends the channels it claimed.
             ClaimingWorker(
                 bot.engine,
-                DiscordSink(bot, self.pacer),
+                DiscordSink(bot),
                 owner=member.owner,
                 period=member.period,
                 serves=lambda s: s.channel_id is not None,
@@ -142,7 +129,7 @@ class ChannelDelivery:
             if member is not None
             else DeliveryWorker(
                 bot.engine,
-                DiscordSink(bot, self.pacer),
+                DiscordSink(bot),
                 serves=lambda s: s.channel_id is not None,
                 concurrency=CONCURRENCY,
             )

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.app.sink import GlobalPacer
 from bot.pipeline.scheduled_events import (
     ScheduledEventFinished,
     ScheduledEventMirror,
@@ -36,15 +35,13 @@ def _mapped(exc: discord.HTTPException) -> Exception:
 
 
 class DiscordScheduledEvents:
-    """Guild scheduled-event calls on the bot's HTTP client, through the shared pacer."""
+    """Guild scheduled-event calls on the bot's HTTP client (paced with every request)."""
 
-    def __init__(self, bot: TMinusBot, pacer: GlobalPacer) -> None:
+    def __init__(self, bot: TMinusBot) -> None:
         self.bot = bot
-        self.pacer = pacer
 
     async def list_events(self, guild_id: int) -> list[dict[str, Any]]:
         """Return the guild's scheduled events."""
-        await self.pacer.wait()
         try:
             return [dict(e) for e in await self.bot.http.get_scheduled_events(guild_id, False)]
         except discord.HTTPException as exc:
@@ -52,7 +49,6 @@ class DiscordScheduledEvents:
 
     async def create_event(self, guild_id: int, body: dict[str, Any]) -> dict[str, Any]:
         """Create an external event (privacy_level given: discord.py leaves it out)."""
-        await self.pacer.wait()
         try:
             return dict(await self.bot.http.create_guild_scheduled_event(guild_id, **body))
         except discord.HTTPException as exc:
@@ -62,7 +58,6 @@ class DiscordScheduledEvents:
         self, guild_id: int, event_id: int, body: dict[str, Any]
     ) -> dict[str, Any]:
         """Edit one of our events."""
-        await self.pacer.wait()
         try:
             return dict(await self.bot.http.edit_scheduled_event(guild_id, event_id, **body))
         except discord.HTTPException as exc:
@@ -72,11 +67,11 @@ class DiscordScheduledEvents:
 class ScheduledEventsLoop:
     """Run the mirror every :data:`EVERY` seconds while the bot runs."""
 
-    def __init__(self, bot: TMinusBot, pacer: GlobalPacer) -> None:
+    def __init__(self, bot: TMinusBot) -> None:
         self.bot = bot
         self.mirror = ScheduledEventMirror(
             bot.engine,
-            DiscordScheduledEvents(bot, pacer),
+            DiscordScheduledEvents(bot),
             horizon=bot.config.alerts.scheduled_event_horizon,
             serves=lambda guild_id: bot.get_guild(guild_id) is not None,
         )

@@ -18,7 +18,7 @@ import time
 
 from sqlalchemy import Engine
 
-from bot.app.sink import GlobalPacer
+from bot.app.sink import GLOBAL_RATE, GlobalPacer
 from bot.pipeline.lease import is_cluster_store
 from storage import cluster
 from storage.db import session_scope
@@ -75,7 +75,7 @@ class SharedPacer(GlobalPacer):
         log.debug("shared pacer: still late after %d fresh slots; sending", MAX_RETAKES)
 
 
-def pacer_for(engine: Engine, local_rate: float) -> GlobalPacer:
+def pacer_for(engine: Engine, local_rate: float = GLOBAL_RATE) -> GlobalPacer:
     """Return the bot's pacer: shared through the store on PostgreSQL, else this process's."""
     if is_cluster_store(engine):
         return SharedPacer(engine)

@@ -82,6 +82,13 @@ def nonce_for(dedupe_key: str) -> str:
     return hashlib.sha256(dedupe_key.encode()).hexdigest()[:25]
 
 
+# Discord allows 50 requests/s per bot and counts them as they arrive: keep headroom for
+# command answers and for the jitter between the pacer's release and the arrival. (48/s
+# drew the odd 429 in a 200-channel card fan-out while the pacer still let requests delayed
+# by a busy loop catch up in a burst; it now spaces from the real release time.)
+GLOBAL_RATE = 47.0
+
+
 class GlobalPacer:
     """Space requests to stay under Discord's global limit (discord.py does not pace it)."""
 
@@ -101,6 +108,40 @@ class GlobalPacer:
                 # queued behind it would all go at once to "catch up" and bunch past 50/s.
                 now = time.monotonic()
             self._next = max(now, self._next) + self.interval
+
+
+# Discord exempts interaction answers (the callback and its webhook follow-ups) from the
+# global limit: a command answered during a fan-out must not queue behind it.
+GLOBAL_EXEMPT = ("/interactions/", "/webhooks/")
+
+
+def counts_against_global(url: str) -> bool:
+    """Return whether a request to ``url`` counts against Discord's global rate limit."""
+    base = discord.http.Route.BASE
+    if not url.startswith(base):
+        return False  # the gateway's websocket, a CDN: not the REST API
+    return not any(part in url[len(base) :] for part in GLOBAL_EXEMPT)
+
+
+def paced(trace: aiohttp.TraceConfig, pacer: GlobalPacer) -> aiohttp.TraceConfig:
+    """Hold every REST request the bot's HTTP session makes until ``pacer`` lets it go.
+
+    The hook runs as aiohttp starts the request, after discord.py's own per-route buckets
+    and JSON encoding: every request counts — posts, card edits, scheduled events, start-up
+    calls, command syncs and discord.py's own retries after a 429 — and its slot is taken
+    as close to the wire as the client allows (docs/architecture.md, invariant 3).
+    """
+
+    async def on_request_start(
+        _session: aiohttp.ClientSession,
+        _context: Any,
+        params: aiohttp.TraceRequestStartParams,
+    ) -> None:
+        if counts_against_global(str(params.url)):
+            await pacer.wait()
+
+    trace.on_request_start.append(on_request_start)
+    return trace
 
 
 def classify(exc: BaseException, channel_id: int | None) -> Exception:

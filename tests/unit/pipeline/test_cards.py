@@ -18,7 +18,6 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.app.delivery import DiscordSink
-from bot.app.sink import GlobalPacer
 from bot.core.timeutil import isoformat_z
 from bot.devtools.discord_emulator import DiscordEmulator, pointed_at, running
 from bot.devtools.factories import make_event
@@ -137,7 +136,7 @@ async def world(engine: Engine) -> AsyncIterator[World]:
         with pointed_at(emu):
             async with running(client, emu):
                 # The real sink: a plain client has everything it uses (REST, partial channels).
-                sink = DiscordSink(cast(Any, client), GlobalPacer(1000))
+                sink = DiscordSink(cast(Any, client))
                 keeper = CardKeeper(engine, sink, clock=clock)
                 w = World(engine, emu, guild.id, channel_id, clock, keeper, sub_id)
                 w.store()

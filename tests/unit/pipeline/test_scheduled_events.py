@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.app.scheduled_events import DiscordScheduledEvents
-from bot.app.sink import GlobalPacer
 from bot.core.timeutil import isoformat_z, parse_datetime, utcnow
 from bot.devtools.discord_emulator import DiscordEmulator, pointed_at, running
 from bot.devtools.discord_emulator import permissions as perms
@@ -97,7 +96,7 @@ async def _mirror(engine: Engine, bot_permissions: int) -> AsyncIterator[Mirror]
         client = discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.1)
         with pointed_at(emu):
             async with running(client, emu):
-                api = DiscordScheduledEvents(cast(Any, client), GlobalPacer(1000))
+                api = DiscordScheduledEvents(cast(Any, client))
                 mirror = ScheduledEventMirror(
                     engine, api, horizon=timedelta(days=14), clock=clock, max_per_guild=3
                 )
