@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections import deque
 from typing import Any
 
 import aiohttp
@@ -82,32 +83,53 @@ def nonce_for(dedupe_key: str) -> str:
     return hashlib.sha256(dedupe_key.encode()).hexdigest()[:25]
 
 
-# Discord allows 50 requests/s per bot and counts them as they arrive: keep headroom for
-# command answers and for the jitter between the pacer's release and the arrival. (48/s
-# drew the odd 429 in a 200-channel card fan-out while the pacer still let requests delayed
-# by a busy loop catch up in a burst; it now spaces from the real release time.)
+# Discord allows 50 requests/s per bot and counts them as they arrive, in any one-second
+# window. The pacer keeps its own releases to GLOBAL_RATE in any one-second window and at
+# least MIN_GAP apart; the difference to 50 absorbs the jitter between a release and its
+# arrival (a release window of 1 s holds at most GLOBAL_RATE requests, so arrivals bunch
+# past 50 only if their delays differ by more than (50 - GLOBAL_RATE) * MIN_GAP).
 GLOBAL_RATE = 47.0
+MIN_GAP = 1 / 50
 
 
 class GlobalPacer:
-    """Space requests to stay under Discord's global limit (discord.py does not pace it)."""
+    """Keep this process's requests under Discord's global limit (discord.py does not pace it).
 
-    def __init__(self, per_second: float) -> None:
+    A sliding window over the real release times, not a fixed slot per request: a release
+    the event loop delayed (a busy machine, a store commit holding the GIL) does not push
+    every later slot back, and the time lost is made up at no more than ``1 / MIN_GAP`` per
+    second until the window is full again — never in a burst.
+    """
+
+    def __init__(self, per_second: float, *, min_gap: float = MIN_GAP) -> None:
         self.interval = 1.0 / per_second
-        self._next = 0.0
+        self.per_window = max(1, int(per_second))
+        self.min_gap = min(min_gap, self.interval)
+        self._released: deque[float] = deque()
         self._lock = asyncio.Lock()
+
+    def _due(self, now: float) -> float:
+        """Return when the next request may go, given the releases so far."""
+        released = self._released
+        while released and released[0] <= now - 1.0:
+            released.popleft()
+        due = now
+        if released:
+            due = max(due, released[-1] + self.min_gap)
+        if len(released) >= self.per_window:
+            due = max(due, released[-self.per_window] + 1.0)
+        return due
 
     async def wait(self) -> None:
         """Return when the next request may go."""
         async with self._lock:
             now = time.monotonic()
-            if self._next > now:
-                await asyncio.sleep(self._next - now)
-                # The loop may wake us late (a busy machine, a store commit holding the
-                # GIL): space the next request from when this one really goes, or the ones
-                # queued behind it would all go at once to "catch up" and bunch past 50/s.
+            due = self._due(now)
+            while due > now:
+                await asyncio.sleep(due - now)
                 now = time.monotonic()
-            self._next = max(now, self._next) + self.interval
+                due = self._due(now)
+            self._released.append(now)
 
 
 # Discord exempts interaction answers (the callback and its webhook follow-ups) from the

@@ -64,3 +64,43 @@ async def test_a_burst_of_posts_and_start_up_calls_stays_under_the_global_limit(
     assert [r for r in emulator.requests if r.status == 429] == []
     assert pacer.held == len(emulator.requests)  # log-in and every post went through it
     assert took >= 119 / 47.0 - 0.05  # spaced, not a burst
+
+
+class RecordingPacer(GlobalPacer):
+    """The real pacer, keeping every release time it handed out."""
+
+    def __init__(self, per_second: float) -> None:
+        super().__init__(per_second)
+        self.releases: list[float] = []
+
+    def _due(self, now: float) -> float:
+        due = super()._due(now)
+        if due <= now:
+            self.releases.append(now)  # wait() releases at exactly this instant
+        return due
+
+
+@pytest.mark.timeout(60)
+async def test_the_pacer_keeps_its_window_and_gap_through_a_stalled_loop() -> None:
+    """140 requests with the loop frozen for 0.3 s part-way: at most 47 releases in any
+    one-second window, never two closer than 20 ms, and every request released."""
+    pacer = RecordingPacer(47.0)
+
+    async def stall() -> None:
+        await asyncio.sleep(0.7)
+        time.sleep(0.3)  # noqa: ASYNC251 - the point: a commit holding the GIL, a busy machine
+
+    stalled = asyncio.create_task(stall())
+    await asyncio.gather(*(pacer.wait() for _ in range(140)))
+    await stalled
+    releases = pacer.releases
+    assert len(releases) == 140
+    gaps = [b - a for a, b in zip(releases, releases[1:], strict=False)]
+    assert min(gaps) >= 0.02 - 1e-9
+    busiest = max(sum(1 for r in releases if t - 1.0 < r <= t) for t in releases)
+    assert busiest <= 47
+    # The stall left a hole; the releases after it are made up at the 20 ms gap, not
+    # pushed back by the whole stall.
+    assert any(gap >= 0.25 for gap in gaps)
+    hole = gaps.index(max(gaps))
+    assert min(gaps[hole + 1 : hole + 5]) < 1 / 47
