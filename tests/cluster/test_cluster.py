@@ -16,19 +16,18 @@ from typing import Any
 import pytest
 
 from bot.core.timeutil import utcnow
-from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel
-from bot.devtools.factories import make_event
-from bot.devtools.ll2_emulator import LL2Emulator
-from tests.cluster.harness import (
+from bot.devtools.cluster import (
     LEASE_SECONDS,
     Store,
     busiest_second,
     fleet_of,
     guilds_over_shards,
-    needs_postgres,
-    pg_store,
     until,
 )
+from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel
+from bot.devtools.factories import make_event
+from bot.devtools.ll2_emulator import LL2Emulator
+from tests.cluster.harness import needs_postgres, pg_store
 from tests.faults.bot import add_channel_subscriptions
 
 pytestmark = [pytest.mark.slow, needs_postgres]

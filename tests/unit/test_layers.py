@@ -28,6 +28,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "bot.app": ("bot.core", "bot.ll2", "bot.render", "bot.pipeline", "storage", "bot.config"),
     "bot.cli": ("bot", "storage"),
     "bot.devtools": ("bot.core", "bot.ll2", "bot.config"),
+    # The fleet of `tminus run` processes (cluster tests and benchmark) reads the shared
+    # store; it is still never loaded by `run` or `watch` (checked below).
+    "bot.devtools.cluster": ("bot.devtools", "bot.core", "bot.config", "storage"),
     "bot.__main__": ("bot.cli", "bot.config"),
     "bot": (),  # bot/__init__.py
     "cogs": ("bot.app", "bot.core", "bot.render", "bot.config"),
