@@ -23,6 +23,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "budget": ("benchmarks.budget", "4. Budget: a simulated 24 h on a virtual clock"),
     "footprint": ("benchmarks.footprint", "5. Footprint: peak RSS of tminus run"),
     "cards": ("benchmarks.cards", "6. Cards: N channels' living cards through live and a slip"),
+    "cluster": (
+        "benchmarks.cluster",
+        "7. Cluster: 3 tminus run processes on PostgreSQL, one alert to 300 channels",
+    ),
 }
 
 
