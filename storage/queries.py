@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Table,
+    Text,
     bindparam,
     case,
+    cast,
     delete,
     false,
     func,
@@ -19,6 +22,7 @@ from sqlalchemy import (
     or_,
     update,
 )
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -63,7 +67,9 @@ class EventRecord:
     date_precision: str | None
     webcast_live: bool
     last_updated: datetime
-    snapshot: dict[str, Any]
+    # The item's snapshot (its model dumped), as the JSON text stored: the store compares
+    # texts to tell an unchanged item, and binds it without encoding it again.
+    snapshot_json: str
     raw: dict[str, Any]
     agencies: list[tuple[int, str, str | None]] = field(default_factory=list)
     programs: list[tuple[int, str]] = field(default_factory=list)
@@ -76,11 +82,20 @@ class EventRecord:
 
 @dataclass(frozen=True)
 class StoredItem:
-    """What change detection needs of a stored item: its snapshot and the date announced."""
+    """What change detection needs of a stored item: its snapshot and the date announced.
 
-    snapshot: dict[str, Any]
+    The snapshot comes as the JSON text stored: a caller that already knows the item by that
+    text (it stored it) need not decode it.
+    """
+
+    snapshot_json: str
     announced_date: datetime | None
     announced_precision: str | None
+
+    @property
+    def snapshot(self) -> dict[str, Any]:
+        """Return the snapshot decoded."""
+        return dict(json.loads(self.snapshot_json))
 
 
 # The hot path (a page stored, its alerts enqueued) runs Core statements built once per
@@ -175,6 +190,24 @@ def load_snapshots(*, session: Session, event_ids: Iterable[int]) -> dict[int, d
     return {row[0]: dict(row[1]) for row in rows}
 
 
+@functools.cache
+def _snapshots_statement(model: Any) -> Any:
+    """Return ``SELECT id, snapshot as text … WHERE id IN (…)``, built once."""
+    table: Table = model.__table__
+    return core_select(table.c.id, cast(table.c.snapshot, Text)).where(
+        table.c.id.in_(bindparam("ids", expanding=True))
+    )
+
+
+@functools.cache
+def _announced_statement() -> Any:
+    """Return the announced dates of some items of one feed, built once."""
+    table: Table = AnnouncedDate.__table__  # type: ignore[attr-defined]
+    return core_select(table.c.item_id, table.c.date, table.c.precision).where(
+        table.c.feed == bindparam("feed"), table.c.item_id.in_(bindparam("ids", expanding=True))
+    )
+
+
 def stored_items(*, session: Session, feed: str, item_ids: Iterable[str]) -> dict[str, StoredItem]:
     """Return, by string id, the stored state of each known item of ``feed`` among the ids."""
     model: Any = LaunchRow if feed == "launches" else EventRow
@@ -184,23 +217,19 @@ def stored_items(*, session: Session, feed: str, item_ids: Iterable[str]) -> dic
         ids = list({int(i) for i in item_ids})
     if not ids:
         return {}
-    rows = session.exec(select(model.id, model.snapshot).where(col(model.id).in_(ids))).all()
+    rows = session.execute(_snapshots_statement(model), {"ids": ids}).all()
+    if not rows:
+        return {}
     told = {
-        a.item_id: a
-        for a in session.exec(
-            select(AnnouncedDate).where(
-                AnnouncedDate.feed == feed, col(AnnouncedDate.item_id).in_([str(i) for i in ids])
-            )
-        ).all()
+        item_id: (date, precision)
+        for item_id, date, precision in session.execute(
+            _announced_statement(), {"feed": feed, "ids": [str(row[0]) for row in rows]}
+        )
     }
     found = {}
-    for item_id, snapshot in rows:
-        announced = told.get(str(item_id))
-        found[str(item_id)] = StoredItem(
-            dict(snapshot),
-            announced.date if announced else None,
-            announced.precision if announced else None,
-        )
+    for item_id, snapshot_json in rows:
+        date, precision = told.get(str(item_id), (None, None))
+        found[str(item_id)] = StoredItem(snapshot_json, date, precision)
     return found
 
 
@@ -215,11 +244,140 @@ def save_announced(
     _upsert(session, AnnouncedDate, rows, ["feed", "item_id"])
 
 
-def save_events(*, session: Session, records: Sequence[EventRecord], now: datetime) -> None:
-    """Insert or replace events and their updates, videos, agencies and programs."""
+@functools.cache
+def _item_upsert(dialect: str, model: Any, columns: tuple[str, ...]) -> Any:
+    """Return an item's upsert by id, its snapshot bound as JSON text already encoded."""
+    table: Table = model.__table__
+    text = bindparam("snapshot_json", type_=Text())
+    # PostgreSQL's json column takes the text by a cast (and keeps it verbatim); SQLite
+    # stores JSON as the text itself.
+    snapshot = cast(text, table.c.snapshot.type) if dialect == "postgresql" else text
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table).values(snapshot=snapshot)
+    kept = ("id", "first_seen_at", "snapshot_json")
+    changed = {c: statement.excluded[c] for c in (*columns, "snapshot") if c not in kept}
+    return statement.on_conflict_do_update(index_elements=["id"], set_=changed)
+
+
+@functools.cache
+def _seen_statement(model: Any) -> Any:
+    """Return ``UPDATE … SET seen_at WHERE id IN (…)``, built once."""
+    table: Table = model.__table__
+    return (
+        update(table)
+        .where(table.c.id.in_(bindparam("ids", expanding=True)))
+        .values(seen_at=bindparam("seen_at", type_=table.c.seen_at.type))
+    )
+
+
+def _save_items(
+    session: Session,
+    model: Any,
+    rows: list[dict[str, Any]],
+    unchanged: list[Any],
+    now: datetime,
+) -> None:
+    """Upsert item rows (each with its ``snapshot_json``); only mark ``unchanged`` ones seen."""
+    if rows:
+        columns = tuple(rows[0])
+        session.execute(_item_upsert(_dialect_name(session), model, columns), rows)
+    if unchanged:
+        session.execute(_seen_statement(model), {"ids": unchanged, "seen_at": now})
+
+
+_Rec = Any  # an EventRecord or a LaunchRecord
+
+
+def _changed_parts(
+    records: Sequence[_Rec],
+    stored: Mapping[Any, _Rec | None] | None,
+    parts: Any,
+    *,
+    additive: bool = False,
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Return the item ids whose ``parts`` rows must be deleted, and the rows to insert.
+
+    ``parts(record)`` gives a record's child rows. An item missing from ``stored`` has its
+    rows replaced; one stored as None (new to the store) gets its rows; one whose rows are
+    unchanged gets nothing. ``additive``: when every stored row is still there (a new
+    update appended), only the new rows go in.
+    """
+    replace: list[Any] = []
+    rows: list[dict[str, Any]] = []
+    for record in records:
+        new = parts(record)
+        if stored is None or record.id not in stored:
+            replace.append(record.id)
+            rows.extend(new)
+            continue
+        before = stored[record.id]
+        if before is None:
+            rows.extend(new)
+            continue
+        old = parts(before)
+        if new == old:
+            continue
+        if additive and all(row in new for row in old):
+            rows.extend(row for row in new if row not in old)
+            continue
+        replace.append(record.id)
+        rows.extend(new)
+    return replace, rows
+
+
+def _write_parts(
+    session: Session,
+    model: Any,
+    key: str,
+    changes: tuple[list[Any], list[dict[str, Any]]],
+) -> None:
+    """Delete the child rows of the items named, then insert the rows given."""
+    replace, rows = changes
+    if replace:
+        session.execute(_delete_in_statement(model, key), {"ids": replace})
+    statement = _insert_statement(_dialect_name(session), model)
+    for run in _runs(rows):
+        session.execute(statement, run)
+
+
+def _new_names(
+    records: Sequence[_Rec],
+    stored: Mapping[Any, _Rec | None] | None,
+    names: Any,
+) -> list[dict[str, Any]]:
+    """Return the name rows (types, agencies, programs…) the changed records bring anew."""
+    found: dict[Any, dict[str, Any]] = {}
+    for record in records:
+        before = stored.get(record.id) if stored is not None else None
+        old = names(before) if before is not None else []
+        for row in names(record):
+            if row not in old:
+                found[row["id"]] = row
+    return list(found.values())
+
+
+def _snapshot_changed(record: _Rec, stored: Mapping[Any, _Rec | None] | None) -> bool:
+    before = stored.get(record.id) if stored is not None else None
+    return before is None or before.snapshot_json != record.snapshot_json
+
+
+def save_events(
+    *,
+    session: Session,
+    records: Sequence[EventRecord],
+    now: datetime,
+    stored: Mapping[int, EventRecord | None] | None = None,
+) -> None:
+    """Insert or replace events and their updates, videos, agencies and programs.
+
+    ``stored`` holds, by id, the record of what the store holds now (None: not stored yet),
+    as the caller last read it in this transaction: then only what changed is written (an
+    unchanged event is only marked seen; an update appended is one row). Without it, or for
+    an id it lacks, the event and all its rows are replaced.
+    """
     if not records:
         return
-    ids = [r.id for r in records]
+    changed = [r for r in records if _snapshot_changed(r, stored)]
     rows = [
         {
             "id": record.id,
@@ -232,43 +390,53 @@ def save_events(*, session: Session, records: Sequence[EventRecord], now: dateti
             "date_precision": record.date_precision,
             "webcast_live": record.webcast_live,
             "last_updated": record.last_updated,
-            "snapshot": record.snapshot,
+            "snapshot_json": record.snapshot_json,
             "raw": record.raw,
             "seen_at": now,
             "first_seen_at": now,
         }
-        for record in records
+        for record in changed
     ]
-    _upsert(session, EventRow, rows, ["id"], keep={"first_seen_at"})
-    for model in (EventAgency, EventProgram, EventUpdateRow, VideoLinkRow):
-        session.execute(_delete_in_statement(model, "event_id"), {"ids": ids})
-    types = {r.type_id: r.type_name for r in records if r.type_id is not None and r.type_name}
-    _upsert(session, EventTypeRow, [{"id": k, "name": v} for k, v in types.items()], ["id"])
-    agencies = {a[0]: a for r in records for a in r.agencies}
-    _upsert(
-        session,
-        AgencyRow,
-        [{"id": a[0], "name": a[1], "abbrev": a[2]} for a in agencies.values()],
-        ["id"],
+    unchanged = [r.id for r in records if not _snapshot_changed(r, stored)]
+    _save_items(session, EventRow, rows, unchanged, now)
+    if not changed:
+        return
+    agency_links = _changed_parts(
+        changed,
+        stored,
+        lambda r: [{"event_id": r.id, "agency_id": a[0]} for a in r.agencies],
     )
-    programs = {p[0]: p for r in records for p in r.programs}
-    _upsert(session, ProgramRow, [{"id": p[0], "name": p[1]} for p in programs.values()], ["id"])
-    _insert_ignore(
-        session,
-        EventAgency,
-        [{"event_id": r.id, "agency_id": a[0]} for r in records for a in r.agencies],
+    program_links = _changed_parts(
+        changed,
+        stored,
+        lambda r: [{"event_id": r.id, "program_id": p[0]} for p in r.programs],
     )
-    _insert_ignore(
-        session,
-        EventProgram,
-        [{"event_id": r.id, "program_id": p[0]} for r in records for p in r.programs],
+    updates = _changed_parts(
+        changed, stored, lambda r: [dict(u, event_id=r.id) for u in r.updates], additive=True
     )
-    _insert_ignore(
-        session, EventUpdateRow, [dict(u, event_id=r.id) for r in records for u in r.updates]
+    videos = _changed_parts(changed, stored, lambda r: [dict(v, event_id=r.id) for v in r.videos])
+    types = _new_names(
+        changed,
+        stored,
+        lambda r: (
+            [{"id": r.type_id, "name": r.type_name}]
+            if r.type_id is not None and r.type_name
+            else []
+        ),
     )
-    videos = [dict(v, event_id=r.id) for r in records for v in r.videos]
-    if videos:
-        session.execute(_insert_statement(_dialect_name(session), VideoLinkRow), videos)
+    _upsert(session, EventTypeRow, types, ["id"])
+    agencies = _new_names(
+        changed, stored, lambda r: [{"id": a[0], "name": a[1], "abbrev": a[2]} for a in r.agencies]
+    )
+    _upsert(session, AgencyRow, agencies, ["id"])
+    programs = _new_names(
+        changed, stored, lambda r: [{"id": p[0], "name": p[1]} for p in r.programs]
+    )
+    _upsert(session, ProgramRow, programs, ["id"])
+    _write_parts(session, EventAgency, "event_id", agency_links)
+    _write_parts(session, EventProgram, "event_id", program_links)
+    _write_parts(session, EventUpdateRow, "event_id", updates)
+    _write_parts(session, VideoLinkRow, "event_id", videos)
 
 
 def save_event_types(*, session: Session, types: Iterable[tuple[int, str]]) -> None:
@@ -444,7 +612,7 @@ class LaunchRecord:
     location: tuple[int, str, str | None] | None  # (id, name, country code)
     webcast_live: bool
     last_updated: datetime
-    snapshot: dict[str, Any]
+    snapshot_json: str  # as in EventRecord
     raw: dict[str, Any]
     programs: list[tuple[int, str]] = field(default_factory=list)
     # (url, priority, start_time, live) of each webcast link.
@@ -453,11 +621,20 @@ class LaunchRecord:
     announced_precision: str | None = None
 
 
-def save_launches(*, session: Session, records: Sequence[LaunchRecord], now: datetime) -> None:
-    """Insert or replace launches and their providers, locations, programs and webcasts."""
+def save_launches(
+    *,
+    session: Session,
+    records: Sequence[LaunchRecord],
+    now: datetime,
+    stored: Mapping[str, LaunchRecord | None] | None = None,
+) -> None:
+    """Insert or replace launches and their providers, locations, programs and webcasts.
+
+    ``stored`` as in :func:`save_events`: with it, only what changed is written.
+    """
     if not records:
         return
-    ids = [r.id for r in records]
+    changed = [r for r in records if _snapshot_changed(r, stored)]
     rows = [
         {
             "id": r.id,
@@ -479,44 +656,48 @@ def save_launches(*, session: Session, records: Sequence[LaunchRecord], now: dat
             "location_name": r.location[1] if r.location else None,
             "webcast_live": r.webcast_live,
             "last_updated": r.last_updated,
-            "snapshot": r.snapshot,
+            "snapshot_json": r.snapshot_json,
             "raw": r.raw,
             "seen_at": now,
             "first_seen_at": now,
         }
-        for r in records
+        for r in changed
     ]
-    _upsert(session, LaunchRow, rows, ["id"], keep={"first_seen_at"})
-    for model in (LaunchProgram, LaunchVideoRow):
-        session.execute(_delete_in_statement(model, "launch_id"), {"ids": ids})
-    providers = {r.provider[0]: r.provider for r in records if r.provider}
-    _upsert(
-        session,
-        LaunchProviderRow,
-        [{"id": p[0], "name": p[1], "abbrev": p[2]} for p in providers.values()],
-        ["id"],
+    unchanged = [r.id for r in records if not _snapshot_changed(r, stored)]
+    _save_items(session, LaunchRow, rows, unchanged, now)
+    if not changed:
+        return
+    program_links = _changed_parts(
+        changed,
+        stored,
+        lambda r: [{"launch_id": r.id, "program_id": p[0]} for p in r.programs],
     )
-    locations = {r.location[0]: r.location for r in records if r.location}
-    _upsert(
-        session,
-        LaunchLocationRow,
-        [{"id": p[0], "name": p[1], "country_code": p[2]} for p in locations.values()],
-        ["id"],
+    videos = _changed_parts(
+        changed,
+        stored,
+        lambda r: [
+            {"launch_id": r.id, "url": url, "priority": priority, "start_time": start, "live": live}
+            for url, priority, start, live in r.videos
+        ],
     )
-    programs = {p[0]: p for r in records for p in r.programs}
-    _upsert(session, ProgramRow, [{"id": p[0], "name": p[1]} for p in programs.values()], ["id"])
-    _insert_ignore(
-        session,
-        LaunchProgram,
-        [{"launch_id": r.id, "program_id": p[0]} for r in records for p in r.programs],
+    providers = _new_names(
+        changed,
+        stored,
+        lambda r: [{"id": p[0], "name": p[1], "abbrev": p[2]} for p in [r.provider] if p],
     )
-    videos = [
-        {"launch_id": r.id, "url": url, "priority": priority, "start_time": start, "live": live}
-        for r in records
-        for url, priority, start, live in r.videos
-    ]
-    if videos:
-        session.execute(_insert_statement(_dialect_name(session), LaunchVideoRow), videos)
+    _upsert(session, LaunchProviderRow, providers, ["id"])
+    locations = _new_names(
+        changed,
+        stored,
+        lambda r: [{"id": p[0], "name": p[1], "country_code": p[2]} for p in [r.location] if p],
+    )
+    _upsert(session, LaunchLocationRow, locations, ["id"])
+    programs = _new_names(
+        changed, stored, lambda r: [{"id": p[0], "name": p[1]} for p in r.programs]
+    )
+    _upsert(session, ProgramRow, programs, ["id"])
+    _write_parts(session, LaunchProgram, "launch_id", program_links)
+    _write_parts(session, LaunchVideoRow, "launch_id", videos)
 
 
 def get_launch(*, session: Session, launch_id: str) -> LaunchRow | None:

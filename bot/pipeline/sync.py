@@ -9,14 +9,18 @@ been committed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from pydantic_core import PydanticSerializationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -58,6 +62,16 @@ class SyncReport:
     alerts: list[str] = field(default_factory=list)
 
 
+def _snapshot_json(item: Event | Launch) -> str:
+    """Return the item's snapshot as JSON text (pydantic's encoder: the fast path)."""
+    try:
+        return item.model_dump_json()
+    except PydanticSerializationError:
+        # Text UTF-8 cannot carry (a lone surrogate): escaped, as json.dumps does, so the
+        # store refuses the item by its text columns and it is set aside (issue 9.2).
+        return json.dumps(item.model_dump(mode="json"))
+
+
 def event_record(event: Event, raw: dict[str, Any] | None = None) -> queries.EventRecord:
     """Turn a parsed event into the plain values the store keeps."""
     return queries.EventRecord(
@@ -70,7 +84,7 @@ def event_record(event: Event, raw: dict[str, Any] | None = None) -> queries.Eve
         date_precision=event.date_precision.name if event.date_precision else None,
         webcast_live=event.webcast_live,
         last_updated=event.last_updated,
-        snapshot=event.model_dump(mode="json"),
+        snapshot_json=_snapshot_json(event),
         raw=raw if raw is not None else event.model_dump(mode="json"),
         agencies=[(a.id, a.name, a.abbrev) for a in event.agencies],
         programs=[(p.id, p.name) for p in event.programs],
@@ -169,7 +183,7 @@ def launch_record(launch: Launch, raw: dict[str, Any] | None = None) -> queries.
         ),
         webcast_live=launch.webcast_live,
         last_updated=launch.last_updated,
-        snapshot=launch.model_dump(mode="json"),
+        snapshot_json=_snapshot_json(launch),
         raw=raw if raw is not None else launch.model_dump(mode="json"),
         programs=[(p.id, p.name) for p in launch.programs],
         videos=[(v.url, v.priority, v.start_time, v.live) for v in launch.vid_urls],
@@ -183,9 +197,24 @@ def item_from_snapshot(feed: str, snapshot: dict[str, Any]) -> Item:
     return event_from_snapshot(snapshot)
 
 
-def item_record(
-    item: Item, raw: dict[str, Any] | None = None
-) -> queries.EventRecord | queries.LaunchRecord:
+Record = queries.EventRecord | queries.LaunchRecord
+EventState = queries.EventRecord | None  # an item's record as stored, or None: not stored
+LaunchState = queries.LaunchRecord | None
+
+# How many items a Syncer remembers as it last stored them (see Syncer._stored_state): two
+# full pages, so a page polled again finds its items; a few MiB at most.
+KNOWN_ITEMS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """An item as this syncer committed it, with its record (the snapshot text stored)."""
+
+    item: Item
+    record: Record
+
+
+def item_record(item: Item, raw: dict[str, Any] | None = None) -> Record:
     """Turn a parsed item of any feed into the plain values the store keeps."""
     if isinstance(item, Launch):
         return launch_record(item, raw)
@@ -212,17 +241,23 @@ def _page(page: EventPage | LaunchPage) -> _Page:
 
 
 def _announced(
-    records: Sequence[queries.EventRecord | queries.LaunchRecord],
+    records: Sequence[Record], stored: dict[str, queries.StoredItem]
 ) -> list[tuple[str, datetime | None, str | None]]:
-    """Return ``(item id, date, precision)`` users were last told, for each record."""
+    """Return ``(item id, date, precision)`` users were last told, where the store differs."""
     told: list[tuple[str, datetime | None, str | None]] = []
     for r in records:
+        date: tuple[str, datetime | None, str | None]
         if r.announced_date is not None:
-            told.append((str(r.id), r.announced_date, r.announced_precision))
+            date = (str(r.id), r.announced_date, r.announced_precision)
         elif isinstance(r, queries.LaunchRecord):
-            told.append((r.id, r.net, r.net_precision))
+            date = (r.id, r.net, r.net_precision)
         else:
-            told.append((str(r.id), r.date, r.date_precision))
+            date = (str(r.id), r.date, r.date_precision)
+        before = stored.get(date[0])
+        if before is None or before.announced_date is None:
+            told.append(date)  # new, or no row yet (or a dateless item: written again)
+        elif (before.announced_date, before.announced_precision) != date[1:]:
+            told.append(date)
     return told
 
 
@@ -250,6 +285,7 @@ class Syncer:
         self.overlap = overlap
         self.page_size = page_size
         self._future_dates: set[datetime] = set()
+        self._known: OrderedDict[str, _Known] = OrderedDict()
         # A SQLite file deleted or replaced under the running process (see check_store).
         self._store_file = sqlite_file(engine)
         self._store_id = _file_id(self._store_file) if self._store_file else None
@@ -280,11 +316,13 @@ class Syncer:
                 latest[item.item_id] = item  # the same item twice in a page: keep the last
             stored = queries.stored_items(session=session, feed=self.feed, item_ids=list(latest))
             found: dict[str, list[Alert]] = {}
-            records: dict[str, queries.EventRecord | queries.LaunchRecord] = {}
+            records: dict[str, Record] = {}
+            previous: dict[str, Record | None] = {}
             for item_id, item in latest.items():
                 before = stored.get(item_id)
+                old, previous[item_id] = self._stored_state(item_id, before)
                 alerts = detect_changes(
-                    item_from_snapshot(self.feed, before.snapshot) if before else None,
+                    old,
                     item,
                     seeding=seeding,
                     now=now,
@@ -294,11 +332,11 @@ class Syncer:
                 )
                 found[item_id] = alerts
                 record = item_record(item, raw.get(item_id))
-                self._carry_announced(record, item, before, alerts)
+                self._carry_announced(record, old, before, alerts)
                 records[item_id] = record
             # Most polls produce no alert; only pages that do need the subscriptions loaded.
             subs = outbox.alert_subscriptions(session=session) if any(found.values()) else []
-            kept, enqueued = self._store(session, records, found, subs, now)
+            kept, enqueued = self._store(session, records, previous, stored, found, subs, now)
             alerts = [a for item_id in kept for a in found[item_id]]
             if report is not None:
                 report.rejected += len(records) - len(kept)
@@ -313,6 +351,8 @@ class Syncer:
             state.last_error = self.store_problem
             session.add(state)
             crashpoint("before_page_commit")
+        for item_id in kept:  # committed: the store now holds these snapshots
+            self._remember(item_id, latest[item_id], records[item_id])
         crashpoint("after_page_commit")
         if report is not None:
             report.alerts.extend(a.key() for a in alerts)
@@ -326,29 +366,57 @@ class Syncer:
             )
         return enqueued
 
+    def _stored_state(
+        self, item_id: str, before: queries.StoredItem | None
+    ) -> tuple[Item | None, Record | None]:
+        """Return the stored item and its record, or (None, None) when it is not stored.
+
+        An item this syncer stored is remembered with the snapshot text it wrote: while the
+        store still holds exactly that text, the remembered item is the stored one and is not
+        rebuilt (parsing a snapshot back into a model was a tenth of a page's CPU). Any other
+        text (another process, a restart, an older tminus) is parsed.
+        """
+        if before is None:
+            return None, None
+        known = self._known.get(item_id)
+        if known is not None and known.record.snapshot_json == before.snapshot_json:
+            self._known.move_to_end(item_id)
+            return known.item, known.record
+        item = item_from_snapshot(self.feed, before.snapshot)
+        record = dataclasses.replace(item_record(item, {}), snapshot_json=before.snapshot_json)
+        return item, record
+
+    def _remember(self, item_id: str, item: Item, record: Record) -> None:
+        """Remember an item as committed, forgetting the least recently used past the bound."""
+        self._known[item_id] = _Known(item, record)
+        self._known.move_to_end(item_id)
+        while len(self._known) > KNOWN_ITEMS:
+            self._known.popitem(last=False)
+
     @staticmethod
     def _carry_announced(
-        record: queries.EventRecord | queries.LaunchRecord,
-        item: Item,
+        record: Record,
+        old: Item | None,
         before: queries.StoredItem | None,
         alerts: Sequence[Alert],
     ) -> None:
         """Set the date users were last told: the new one if announced now, else the old."""
-        if before is None or any(a.kind is AlertKind.RESCHEDULED for a in alerts):
+        if old is None or before is None or any(a.kind is AlertKind.RESCHEDULED for a in alerts):
             return  # None: the store takes the item's current date
         if before.announced_date is not None:
             record.announced_date = before.announced_date
             record.announced_precision = before.announced_precision
         else:
             # Stored before announced dates were kept: what users saw is the stored date.
-            old = item_from_snapshot(item.feed, before.snapshot)
             record.announced_date = old.date
             record.announced_precision = old.date_precision.name if old.date_precision else None
 
     def _store(
         self,
         session: Session,
-        records: dict[str, queries.EventRecord | queries.LaunchRecord],
+        records: dict[str, Record],
+        previous: dict[str, Record | None],
+        stored: dict[str, queries.StoredItem],
         found: dict[str, list[Alert]],
         subs: Sequence[Subscribed],
         now: datetime,
@@ -363,13 +431,17 @@ class Syncer:
 
         def write(ids: list[str]) -> int:
             chosen = [records[i] for i in ids]
-            queries.save_announced(session=session, feed=self.feed, dates=_announced(chosen))
+            told = _announced(chosen, stored)
+            if told:
+                queries.save_announced(session=session, feed=self.feed, dates=told)
             if self.feed == FEED_LAUNCHES:
                 launches = [r for r in chosen if isinstance(r, queries.LaunchRecord)]
-                queries.save_launches(session=session, records=launches, now=now)
+                held = {r.id: cast(LaunchState, previous[r.id]) for r in launches}
+                queries.save_launches(session=session, records=launches, now=now, stored=held)
             else:
                 events = [r for r in chosen if isinstance(r, queries.EventRecord)]
-                queries.save_events(session=session, records=events, now=now)
+                was = {r.id: cast(EventState, previous[str(r.id)]) for r in events}
+                queries.save_events(session=session, records=events, now=now, stored=was)
             rows = delivery_rows([a for i in ids for a in found[i]], subs, now)
             return outbox.enqueue_deliveries(session=session, rows=rows)
 
