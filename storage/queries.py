@@ -266,7 +266,7 @@ def _seen_statement(model: Any) -> Any:
     return (
         update(table)
         .where(table.c.id.in_(bindparam("ids", expanding=True)))
-        .values(seen_at=bindparam("seen_at", type_=table.c.seen_at.type))
+        .values(seen_at=bindparam("seen", type_=table.c.seen_at.type))
     )
 
 
@@ -282,7 +282,7 @@ def _save_items(
         columns = tuple(rows[0])
         session.execute(_item_upsert(_dialect_name(session), model, columns), rows)
     if unchanged:
-        session.execute(_seen_statement(model), {"ids": unchanged, "seen_at": now})
+        session.execute(_seen_statement(model), {"ids": unchanged, "seen": now})
 
 
 _Rec = Any  # an EventRecord or a LaunchRecord
@@ -983,6 +983,39 @@ def sync_state(*, session: Session, feed: str = "events") -> SyncState:
         found = session.get(SyncState, feed)
         assert found is not None
     return found
+
+
+@functools.cache
+def _attempt_statement(with_error: bool) -> Any:
+    """Return the UPDATE that notes a poll attempt and returns where the feed stands."""
+    table: Table = SyncState.__table__  # type: ignore[attr-defined]
+    values: dict[str, Any] = {
+        "last_attempt_at": bindparam("now", type_=table.c.last_attempt_at.type)
+    }
+    if with_error:
+        values["last_error"] = bindparam("error", type_=table.c.last_error.type)
+    return (
+        update(table)
+        .where(table.c.feed == bindparam("state_feed"))
+        .values(**values)
+        .returning(table.c.seeded, table.c.watermark)
+    )
+
+
+def note_sync_attempt(
+    *, session: Session, feed: str, now: datetime, error: str | None = None
+) -> tuple[bool, datetime | None]:
+    """Note a poll attempt of ``feed`` (and an error to show, if any); return (seeded, watermark).
+
+    One statement: every poll, idle ones too, starts here.
+    """
+    statement = _attempt_statement(error is not None)
+    params = {"state_feed": feed, "now": now, "error": error}
+    found = session.execute(statement, params).first()
+    if found is None:
+        sync_state(session=session, feed=feed)  # the feed's first poll: create its row
+        found = session.execute(statement, params).one()
+    return bool(found[0]), found[1]
 
 
 @dataclass(frozen=True)

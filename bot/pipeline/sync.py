@@ -528,12 +528,9 @@ class Syncer:
     def _state(self) -> tuple[bool, datetime | None]:
         problem = self.check_store()
         with session_scope(self.engine) as session:
-            state = queries.sync_state(session=session, feed=self.feed)
-            state.last_attempt_at = self.clock()
-            if problem is not None:
-                state.last_error = problem
-            session.add(state)
-            return state.seeded, state.watermark
+            return queries.note_sync_attempt(
+                session=session, feed=self.feed, now=self.clock(), error=problem
+            )
 
     async def sync(self) -> SyncReport:
         """Seed the store on first run, else pull what changed since the watermark."""
