@@ -6,7 +6,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    select,
+)
+from sqlalchemy.orm import column_property
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -183,12 +196,30 @@ class DeliveryState(StrEnum):
     DROPPED = "dropped"
 
 
+class DeliveryPayload(SQLModel, table=True):
+    """The alert JSON of one alert and role set, stored once for every delivery carrying it.
+
+    One alert to 10,000 channels is 10,000 deliveries with the same ~2.5 KB payload but for
+    its ``key`` and ``subscription``; those two are kept on each delivery (its dedupe key and
+    ``payload_subscription_id``) and stored here as null (issue 13).
+    """
+
+    __tablename__ = "delivery_payloads"
+
+    id: int | None = Field(default=None, primary_key=True)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
 class Delivery(SQLModel, table=True):
     """One alert for one destination: the transactional outbox.
 
     A destination is a channel (one message per channel per alert, however many of its
     subscriptions match) or a console subscription (``tminus watch``). Alerts are keyed by
     (feed, item id) so every feed's items share the outbox.
+
+    ``payload`` is always filled once loaded: either stored on the row itself (rows from
+    before migration 0008, and payloads that are not shared) or, when ``payload_id`` is set,
+    built from the shared :class:`DeliveryPayload` with this row's key and subscription.
     """
 
     __tablename__ = "deliveries"
@@ -198,6 +229,7 @@ class Delivery(SQLModel, table=True):
         Index("ix_deliveries_channel", "channel_id"),
         Index("ix_deliveries_guild", "guild_id"),
         Index("ix_deliveries_item", "feed", "item_id"),
+        Index("ix_deliveries_payload", "payload_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -212,7 +244,11 @@ class Delivery(SQLModel, table=True):
     item_id: str
     kind: str
     # The alert JSON line of README's "Command line" (its ``message`` is what Discord gets).
-    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # Stored as NULL when shared (``payload_id``); loading fills it (see the class doc).
+    payload: dict[str, Any] = Field(sa_column=Column(JSON(none_as_null=True), nullable=True))
+    payload_id: int | None = Field(default=None, foreign_key="delivery_payloads.id")
+    # The alert JSON's ``subscription`` (the first subscription served) of a shared payload.
+    payload_subscription_id: int | None = None
     state: str = DeliveryState.PENDING.value
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=Text)
@@ -237,6 +273,47 @@ class DeliverySubscription(SQLModel, table=True):
     subscription_id: int = Field(
         primary_key=True, foreign_key="subscriptions.id", ondelete="CASCADE"
     )
+
+
+# A delivery's shared payload comes back with the row itself (one correlated lookup by
+# primary key), so every ``select(Delivery)`` — the worker's, the claims', ``/alerts why`` —
+# gets ``Delivery.payload`` filled without knowing where it is stored.
+_payloads: Table = DeliveryPayload.__table__  # type: ignore[attr-defined]
+_deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
+inspect(Delivery).add_property(
+    "shared_payload",
+    column_property(
+        select(_payloads.c.payload)
+        .where(_payloads.c.id == _deliveries.c.payload_id)
+        .scalar_subquery()
+    ),
+)
+
+
+def _fill_payload(delivery: Delivery) -> None:
+    """Set a loaded delivery's ``payload`` from its shared payload, as if stored on the row."""
+    state = delivery.__dict__
+    shared = state.get("shared_payload")
+    if state.get("payload") is not None or shared is None:
+        return
+    payload = dict(shared)
+    if "key" in payload:
+        payload["key"] = delivery.dedupe_key
+    if "subscription" in payload:
+        payload["subscription"] = delivery.payload_subscription_id
+    # Committed, not changed: a later flush must not write the payload back onto the row.
+    set_committed_value(delivery, "payload", payload)
+
+
+@event.listens_for(Delivery, "load")
+def _on_delivery_load(delivery: Delivery, _context: Any) -> None:
+    _fill_payload(delivery)
+
+
+@event.listens_for(Delivery, "refresh")
+def _on_delivery_refresh(delivery: Delivery, _context: Any, attrs: Any) -> None:
+    if attrs is None or "payload" in attrs or "shared_payload" in attrs:
+        _fill_payload(delivery)
 
 
 class SyncState(SQLModel, table=True):

@@ -13,13 +13,18 @@ from datetime import datetime
 from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any
 
-from sqlalchemy import Table, Text, bindparam, cast, func, update
+from sqlalchemy import Column, Table, Text, bindparam, cast, delete, func, insert, update
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlmodel import Session, col, select
 
-from storage.models import Delivery, DeliveryState, DeliverySubscription, Subscription
-from storage.queries import _dialect_name, _insert_statement, _runs
+from storage.models import (
+    Delivery,
+    DeliveryPayload,
+    DeliveryState,
+    DeliverySubscription,
+    Subscription,
+)
 
 # --- subscriptions an alert may go to -------------------------------------------------------
 
@@ -122,48 +127,218 @@ def _payload_json(payload: dict[str, Any], shared: dict[int, str]) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
+# The two alert JSON fields that differ between deliveries sharing a payload: kept on the
+# delivery row (its dedupe key, ``payload_subscription_id``), stored as null when shared.
+_PER_DELIVERY = ("key", "subscription")
+
+
+def _shared_shape(payload: dict[str, Any], key: str) -> tuple[Any, ...] | None:
+    """Return what makes ``payload`` the same as another's but for its key and subscription.
+
+    Rows of one alert and role set hold the same nested objects (``delivery_rows`` builds
+    them once), so nested values compare by identity and the rest by type and value. None:
+    the payload cannot be shared (its ``key`` is not the row's, or its subscription is no id)
+    and is stored on the row.
+    """
+    shape: list[Any] = []
+    for name, value in payload.items():
+        if name == "key":
+            if value != key:
+                return None
+            shape.append(name)
+        elif name == "subscription":
+            if value is not None and type(value) is not int:
+                return None
+            shape.append(name)
+        elif type(value) is dict or type(value) is list:
+            shape.append((name, id(value)))
+        else:
+            shape.append((name, type(value), value))
+    return tuple(shape)
+
+
 @functools.cache
-def _delivery_insert(dialect: str) -> Any:
-    """Return the outbox INSERT, its payload bound as JSON text already encoded, built once."""
-    table: Table = Delivery.__table__  # type: ignore[attr-defined]
+def _payload_insert(dialect: str) -> Any:
+    """Return the INSERT of one shared payload (bound as encoded JSON text), built once."""
+    table: Table = DeliveryPayload.__table__  # type: ignore[attr-defined]
     text = bindparam("payload_json", type_=Text())
-    # PostgreSQL's json column takes the text by a cast; SQLite stores JSON as the text itself.
     payload = cast(text, table.c.payload.type) if dialect == "postgresql" else text
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    return (
-        module.insert(table)
-        .values(payload=payload)
-        .on_conflict_do_nothing()
-        .returning(table.c.id, table.c.dedupe_key)
-    )
+    return insert(table).values(payload=payload).returning(table.c.id, sort_by_parameter_order=True)
+
+
+@functools.cache
+def _delivery_columns() -> dict[str, Column[Any]]:
+    """Return the outbox columns an enqueue may fill, by name (all but the id)."""
+    table: Table = Delivery.__table__  # type: ignore[attr-defined]
+    return {c.name: c for c in table.c if c.name != "id"}
+
+
+@functools.cache
+def _bulk_delivery_insert(dialect: Dialect, names: tuple[str, ...]) -> str:
+    """Return the driver-level outbox INSERT for ``names``, a duplicate key skipped.
+
+    PostgreSQL takes every column as one array (``unnest``): one statement and one round
+    trip for 10,000 rows, returning the ids of those that went in. SQLite takes an
+    ``executemany`` (its rows are bound in C); the ids are read back afterwards.
+    """
+    columns = _delivery_columns()
+    listed = ", ".join(names)
+    if dialect.name == "postgresql":
+        arrays = ", ".join(f"%s::{columns[n].type.compile(dialect=dialect)}[]" for n in names)
+        return (
+            # Names and types come from the table itself, never from input.
+            f"INSERT INTO deliveries ({listed}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+            "ON CONFLICT DO NOTHING RETURNING id, dedupe_key"
+        )
+    marks = ", ".join("?" for _ in names)
+    return f"INSERT INTO deliveries ({listed}) VALUES ({marks}) ON CONFLICT DO NOTHING"  # noqa: S608
+
+
+def _column_values(dialect: Dialect, column: Column[Any], values: list[Any]) -> list[Any]:
+    """Return ``values`` as the driver takes them (a type's conversion done once per value)."""
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if process is None:
+        return values
+    done: dict[Any, Any] = {None: None}
+    return [done[v] if v in done else done.setdefault(v, process(v)) for v in values]
+
+
+def _insert_deliveries(session: Session, columns: dict[str, list[Any]]) -> list[tuple[int, str]]:
+    """Insert the outbox rows given column by column; return (id, key) of those that went in."""
+    connection = session.connection()
+    dialect = connection.dialect
+    names = tuple(columns)
+    statement = _bulk_delivery_insert(dialect, names)
+    if dialect.name == "postgresql":
+        found = connection.exec_driver_sql(statement, tuple(columns.values()))
+        return [(found_id, key) for found_id, key in found]
+    # SQLite has no RETURNING for executemany. From its first row on, the INSERT holds the
+    # write lock, and each row it adds takes the largest id plus one: the ``rowcount`` rows
+    # it added are the newest ``rowcount`` ids, in the order given.
+    table: Table = Delivery.__table__  # type: ignore[attr-defined]
+    # The driver's cursor takes the rows as an iterator: each tuple dies as soon as it is
+    # bound, instead of 10,000 of them living long enough to wake the full garbage collector.
+    cursor: Any = connection.connection.cursor()
+    try:
+        cursor.executemany(statement, zip(*columns.values(), strict=True))
+        count = cursor.rowcount
+    finally:
+        cursor.close()
+    if count <= 0:
+        return []
+    top = connection.execute(core_select(func.max(table.c.id))).scalar_one()
+    keys = columns["dedupe_key"]
+    if count == len(keys):  # nothing skipped: no need to read the keys back
+        return list(zip(range(top - count + 1, top + 1), keys, strict=True))
+    fresh = core_select(table.c.id, table.c.dedupe_key).where(table.c.id > top - count)
+    return [(found_id, key) for found_id, key in connection.execute(fresh.order_by(table.c.id))]
 
 
 def enqueue_deliveries(*, session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert outbox rows; a row whose dedupe key exists is skipped. Return how many went in.
 
     Each row may carry ``subscription_ids``: the subscriptions it serves (stored as links).
+    Rows whose payloads differ only in their ``key`` and ``subscription`` share one stored
+    payload (:class:`storage.models.DeliveryPayload`); any other payload stays on its row.
     """
     if not rows:
         return 0
-    served = {row["dedupe_key"]: row.get("subscription_ids") or () for row in rows}
-    shared: dict[int, str] = {}
-    values = []
+    session.flush()
+    dialect = session.get_bind().dialect
+    known = _delivery_columns()
+    given: dict[str, None] = {}
     for row in rows:
-        value = {k: v for k, v in row.items() if k not in ("subscription_ids", "payload")}
-        value["payload_json"] = _payload_json(row["payload"], shared)
-        values.append(value)
-    dialect = _dialect_name(session)
-    statement = _delivery_insert(dialect)
-    inserted = [found for run in _runs(values) for found in session.execute(statement, run)]
-    links = [
-        {"delivery_id": delivery_id, "subscription_id": sub_id}
-        for delivery_id, key in inserted
-        for sub_id in dict.fromkeys(served.get(key, ()))
-    ]
-    if links:
-        # Fresh delivery ids: no link can exist yet, so no RETURNING count is needed.
-        session.execute(_insert_statement(dialect, DeliverySubscription), links)
+        given.update(dict.fromkeys(row))
+    given.pop("subscription_ids", None)
+    given.pop("payload", None)
+    unknown = [name for name in given if name not in known or name.startswith("payload")]
+    if unknown:
+        raise ValueError(f"not outbox columns: {', '.join(unknown)}")
+
+    encoded: dict[int, str] = {}
+    shapes: dict[tuple[Any, ...], int] = {}
+    shared_texts: list[str] = []
+    shared_of: list[int | None] = []
+    inline: list[str | None] = []
+    named: list[int | None] = []
+    for row in rows:
+        payload = row["payload"]
+        shape = _shared_shape(payload, row["dedupe_key"])
+        if shape is None:
+            shared_of.append(None)
+            inline.append(_payload_json(payload, encoded))
+            named.append(None)
+            continue
+        index = shapes.get(shape)
+        if index is None:
+            index = shapes[shape] = len(shared_texts)
+            blank = {n: None if n in _PER_DELIVERY else v for n, v in payload.items()}
+            shared_texts.append(_payload_json(blank, encoded))
+        shared_of.append(index)
+        inline.append(None)
+        named.append(payload.get("subscription"))
+
+    payload_ids: list[int] = []
+    if shared_texts:
+        found = session.execute(
+            _payload_insert(dialect.name), [{"payload_json": t} for t in shared_texts]
+        )
+        payload_ids = [found_id for (found_id,) in found]
+
+    columns: dict[str, list[Any]] = {}
+    for name in given:
+        column = known[name]
+        default = column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
+        columns[name] = _column_values(dialect, column, [row.get(name, default) for row in rows])
+    columns["payload"] = inline
+    columns["payload_id"] = [None if i is None else payload_ids[i] for i in shared_of]
+    columns["payload_subscription_id"] = named
+    for name in ("state", "attempts"):
+        if name not in columns:
+            columns[name] = [known[name].default.arg] * len(rows)  # type: ignore[union-attr]
+
+    inserted = _insert_deliveries(session, columns)
+    if len(inserted) < len(rows) and payload_ids:
+        _drop_unused_payloads(session, payload_ids)
+    served = {row["dedupe_key"]: row.get("subscription_ids") or () for row in rows}
+    delivery_ids: list[int] = []
+    subscription_ids: list[int] = []
+    for delivery_id, key in inserted:
+        for sub_id in dict.fromkeys(served.get(key, ())):
+            delivery_ids.append(delivery_id)
+            subscription_ids.append(sub_id)
+    if delivery_ids:
+        # Fresh delivery ids: no link can exist yet.
+        _insert_links(session, delivery_ids, subscription_ids)
     return len(inserted)
+
+
+def _insert_links(session: Session, delivery_ids: list[int], subscription_ids: list[int]) -> None:
+    """Link deliveries to the subscriptions they serve (pairwise), in one statement."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            "INSERT INTO delivery_subscriptions (delivery_id, subscription_id) "
+            "SELECT * FROM unnest(%s::integer[], %s::integer[])",
+            (delivery_ids, subscription_ids),
+        )
+    else:
+        cursor: Any = connection.connection.cursor()
+        try:
+            cursor.executemany(
+                "INSERT INTO delivery_subscriptions (delivery_id, subscription_id) VALUES (?, ?)",
+                zip(delivery_ids, subscription_ids, strict=True),
+            )
+        finally:
+            cursor.close()
+
+
+def _drop_unused_payloads(session: Session, payload_ids: list[int]) -> None:
+    """Delete the just-stored shared payloads that no delivery took (every row a duplicate)."""
+    payloads: Table = DeliveryPayload.__table__  # type: ignore[attr-defined]
+    deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
+    used = core_select(deliveries.c.id).where(deliveries.c.payload_id == payloads.c.id)
+    session.execute(delete(payloads).where(payloads.c.id.in_(payload_ids), ~used.exists()))
 
 
 def due_deliveries(
