@@ -12,6 +12,7 @@ same nonce, and Discord answers with the message already posted.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -87,7 +88,7 @@ class ClaimingWorker(DeliveryWorker):
         """Claim channels and send their due deliveries, round after round, until none are left."""
         total = DrainReport()
         for _ in range(MAX_ROUNDS):
-            claimed = self.claim()
+            claimed = await asyncio.to_thread(self.claim)
             if not claimed:
                 break
             self._claimed = claimed
@@ -95,7 +96,7 @@ class ClaimingWorker(DeliveryWorker):
                 report = await super().drain(limit=limit)
             finally:
                 self._claimed = []
-                self.release(claimed)
+                await asyncio.to_thread(self.release, claimed)
             total.sent += report.sent
             total.retried += report.retried
             total.failed += report.failed

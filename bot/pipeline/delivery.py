@@ -122,6 +122,24 @@ class DeliveryWorker:
             subs = queries.active_subscriptions(session=session)
         return {s.id: s for s in subs if s.id is not None and self.serves(s)}
 
+    def _load_due(
+        self, limit: int
+    ) -> tuple[dict[int, Subscription], list[Delivery], dict[int, list[int]]] | None:
+        """Return the served subscriptions, the due deliveries and whom each serves (or None)."""
+        with session_scope(self.engine) as session:
+            next_due = outbox.next_delivery_due(session=session)
+        if next_due is None or next_due > self.clock():
+            return None  # nothing due: skip loading every subscription
+        subs = self._served_subscriptions()
+        if not subs:
+            return None
+        with session_scope(self.engine) as session:
+            due = self._due(session, limit=limit, subscription_ids=list(subs))
+            served_by = outbox.delivery_subscription_ids(
+                session=session, delivery_ids=[d.id for d in due if d.id is not None]
+            )
+        return subs, due, served_by
+
     def _due(self, session: Session, *, limit: int, subscription_ids: list[int]) -> list[Delivery]:
         """Return the due deliveries this drain sends (a cluster worker: its claimed ones)."""
         return outbox.due_deliveries(
@@ -131,18 +149,12 @@ class DeliveryWorker:
     async def drain(self, *, limit: int = 1000) -> DrainReport:
         """Send every due delivery (up to ``limit``); one failing channel stops no other."""
         report = DrainReport()
-        with session_scope(self.engine) as session:
-            next_due = outbox.next_delivery_due(session=session)
-        if next_due is None or next_due > self.clock():
-            return report  # nothing due: skip loading every subscription
-        subs = self._served_subscriptions()
-        if not subs:
+        # The store is asked in a worker thread: a commit or a big read must not hold the
+        # event loop, where the pacer releases requests and the gateway keeps its heartbeat.
+        loaded = await asyncio.to_thread(self._load_due, limit)
+        if loaded is None:
             return report
-        with session_scope(self.engine) as session:
-            due = self._due(session, limit=limit, subscription_ids=list(subs))
-            served_by = outbox.delivery_subscription_ids(
-                session=session, delivery_ids=[d.id for d in due if d.id is not None]
-            )
+        subs, due, served_by = loaded
         # One queue per destination: a channel (however many subscriptions it has) or a
         # console subscription. Each delivery goes out once, on behalf of the first active
         # subscription it serves (the sink needs only its destination).
@@ -215,25 +227,16 @@ class DeliveryWorker:
             message_id, written = await self._send(delivery, sub, serving or [sub])
         except TransientSinkError as exc:
             attempts = delivery.attempts + 1
-            with session_scope(self.engine) as session:
-                if attempts >= self.max_attempts:
-                    outbox.mark_final(
-                        session=session,
-                        delivery_id=delivery.id,
-                        state=DeliveryState.FAILED,
-                        error=f"gave up after {attempts} attempts: {exc}",
-                    )
-                    report.failed += 1
-                    log.error("delivery %s failed for good: %s", delivery.dedupe_key, exc)
-                    self._observe(FAILED, delivery, self.clock())
-                    return True
-                wait = self._backoff(attempts, exc.retry_after)
-                outbox.mark_retry(
-                    session=session,
-                    delivery_id=delivery.id,
-                    error=str(exc),
-                    retry_at=self.clock() + wait,
+            if attempts >= self.max_attempts:
+                await asyncio.to_thread(
+                    self._record_final, delivery.id, f"gave up after {attempts} attempts: {exc}"
                 )
+                report.failed += 1
+                log.error("delivery %s failed for good: %s", delivery.dedupe_key, exc)
+                self._observe(FAILED, delivery, self.clock())
+                return True
+            wait = self._backoff(attempts, exc.retry_after)
+            await asyncio.to_thread(self._record_retry, delivery.id, str(exc), self.clock() + wait)
             report.retried += 1
             self._observe(RETRIED, delivery, self.clock())
             log.warning(
@@ -245,42 +248,69 @@ class DeliveryWorker:
             )
             return False
         except PermanentSinkError as exc:
-            paused: list[int] = []
-            with session_scope(self.engine) as session:
-                outbox.mark_final(
-                    session=session,
-                    delivery_id=delivery.id,
-                    state=DeliveryState.FAILED,
-                    error=str(exc),
+            paused = await asyncio.to_thread(self._record_refused, delivery, sub, exc)
+            if exc.pause_reason:
+                report.paused += len(paused)
+                log.warning(
+                    "paused subscriptions %s (channel %s): %s",
+                    paused,
+                    delivery.channel_id,
+                    exc.pause_reason,
                 )
-                if exc.pause_reason:
-                    paused = queries.pause_subscriptions(
-                        session=session,
-                        reason=exc.pause_reason,
-                        channel_id=delivery.channel_id,
-                        subscription_ids=[sub.id] if sub.id is not None else [],
-                    )
-                    report.paused += len(paused)
-                    log.warning(
-                        "paused subscriptions %s (channel %s): %s",
-                        paused,
-                        delivery.channel_id,
-                        exc.pause_reason,
-                    )
             report.failed += 1
             self._observe(PAUSED if paused else FAILED, delivery, self.clock())
             return False
         crashpoint("after_send")
         sent_at = self.clock()
+        await asyncio.to_thread(self._record_sent, delivery.id, sent_at, message_id, written)
+        report.sent += 1
+        self._observe(SENT, delivery, sent_at)
+        return True
+
+    # The store writes of one attempt, each one transaction, run in a worker thread.
+
+    def _record_sent(
+        self, delivery_id: int, sent_at: datetime, message_id: int | None, written: Written | None
+    ) -> None:
         with session_scope(self.engine) as session:
             if written is not None:
                 written.record(session, sent_at)
             outbox.mark_sent(
-                session=session, delivery_id=delivery.id, now=sent_at, message_id=message_id
+                session=session, delivery_id=delivery_id, now=sent_at, message_id=message_id
             )
-        report.sent += 1
-        self._observe(SENT, delivery, sent_at)
-        return True
+
+    def _record_retry(self, delivery_id: int, error: str, retry_at: datetime) -> None:
+        with session_scope(self.engine) as session:
+            outbox.mark_retry(
+                session=session, delivery_id=delivery_id, error=error, retry_at=retry_at
+            )
+
+    def _record_final(self, delivery_id: int, error: str) -> None:
+        with session_scope(self.engine) as session:
+            outbox.mark_final(
+                session=session, delivery_id=delivery_id, state=DeliveryState.FAILED, error=error
+            )
+
+    def _record_refused(
+        self, delivery: Delivery, sub: Subscription, exc: PermanentSinkError
+    ) -> list[int]:
+        """Fail the delivery; pause the channel's subscriptions when a person must act."""
+        assert delivery.id is not None
+        with session_scope(self.engine) as session:
+            outbox.mark_final(
+                session=session,
+                delivery_id=delivery.id,
+                state=DeliveryState.FAILED,
+                error=str(exc),
+            )
+            if not exc.pause_reason:
+                return []
+            return queries.pause_subscriptions(
+                session=session,
+                reason=exc.pause_reason,
+                channel_id=delivery.channel_id,
+                subscription_ids=[sub.id] if sub.id is not None else [],
+            )
 
     def _backoff(self, attempts: int, retry_after: float | None) -> timedelta:
         wait = self.backoff * (2 ** (attempts - 1))
