@@ -101,13 +101,16 @@ def test_a_duplicate_leaves_no_unused_payload_and_new_rows_still_link(engine: En
 
 def test_a_payload_that_names_another_key_stays_on_its_row(engine: Engine) -> None:
     """A payload whose key is not the row's cannot be shared: stored and read back as given."""
-    (sub,) = _subscriptions(engine, 1)
-    row = _alert_rows([sub])[0]
-    odd = {**row, "payload": {**row["payload"], "key": "somewhere:else"}}
+    subs = _subscriptions(engine, 2)
+    odd = [
+        {**row, "payload": {**row["payload"], "key": f"somewhere:else:{i}"}}
+        for i, row in enumerate(_alert_rows(subs))
+    ]
     with session_scope(engine) as session:
-        assert outbox.enqueue_deliveries(session=session, rows=[odd]) == 1
+        assert outbox.enqueue_deliveries(session=session, rows=odd) == 2
+        assert outbox.enqueue_deliveries(session=session, rows=odd[:1]) == 0
     assert _payload_count(engine) == 0
     with session_scope(engine) as session:
-        (delivery,) = outbox.due_deliveries(session=session, now=T0)
-    assert delivery.payload_id is None
-    assert delivery.payload == odd["payload"]
+        due = outbox.due_deliveries(session=session, now=T0)
+    assert [d.payload_id for d in due] == [None, None]
+    assert [d.payload for d in due] == [row["payload"] for row in odd]
