@@ -85,33 +85,52 @@ def delivery_rows(
         if sub.id is not None:
             groups.setdefault(_filter_key(sub), []).append(index)
     representatives = [(subscriptions[members[0]], members) for members in groups.values()]
-    where_of = {i: destination(subscriptions[i]) for members in groups.values() for i in members}
+    where_of = [destination(sub) for sub in subscriptions]
     rows: list[dict[str, Any]] = []
-    pinged: dict[tuple[str, str, str], set[int]] = {}
+    # Roles already pinged, by (feed, item id) then destination. 10,000 destinations make
+    # 10,000 rows: only what a row needs is allocated per destination (a set, a list and a
+    # key tuple each were enough garbage to wake the full collector).
+    pinged: dict[tuple[str, str], dict[str, tuple[int, ...]]] = {}
     for alert in alerts:
         matched: list[int] = []
         for sub, members in representatives:
             if _wants(sub, alert):
                 matched += members
         matched.sort()
-        destinations: dict[str, list[Subscribed]] = {}
+        # Each destination's subscriptions, in order: an index, or a list when several.
+        destinations: dict[str, int | list[int]] = {}
         for index in matched:
-            destinations.setdefault(where_of[index], []).append(subscriptions[index])
+            where = where_of[index]
+            found = destinations.get(where)
+            if found is None:
+                destinations[where] = index
+            elif type(found) is int:
+                destinations[where] = [found, index]
+            else:
+                found.append(index)  # type: ignore[union-attr]
         # One message rendered, and one alert JSON object built, per distinct role set; the
         # rows of that set differ only in their key and subscription.
         rendered: dict[tuple[int, ...], dict[str, Any]] = {}
         feed, item_id, kind = alert.feed, alert.item_id, alert.kind.value
-        for where, subs in destinations.items():
-            already = pinged.setdefault((where, feed, item_id), set())
-            first = subs[0]
-            if len(subs) == 1:  # the common case: one subscription in the channel
+        # ``alert.key(where)`` is ``where`` followed by the same text for every destination.
+        suffix = alert.key("-")[1:]
+        already_by_where = pinged.setdefault((feed, item_id), {})
+        for where, found in destinations.items():
+            already = already_by_where.get(where, ())
+            if type(found) is int:  # the common case: one subscription in the channel
+                first = subscriptions[found]
+                ids = [first.id]
                 role = first.mention_role_id
                 roles: tuple[int, ...] = (role,) if role and role not in already else ()
             else:
+                subs = [subscriptions[i] for i in found]  # type: ignore[union-attr]
+                first = subs[0]
+                ids = [s.id for s in subs]
                 wanted = {s.mention_role_id for s in subs if s.mention_role_id}
-                roles = tuple(sorted(wanted - already))
-            already.update(roles)
-            key = alert.key(where)
+                roles = tuple(sorted(wanted.difference(already)))
+            if roles:
+                already_by_where[where] = (*already, *roles)
+            key = where + suffix
             template = rendered.get(roles)
             if template is None:
                 message = render_alert(alert, mention_role_ids=roles)
@@ -122,7 +141,7 @@ def delivery_rows(
             rows.append(
                 {
                     "dedupe_key": key,
-                    "subscription_ids": [s.id for s in subs],
+                    "subscription_ids": ids,
                     "guild_id": first.guild_id,
                     "channel_id": first.channel_id,
                     "feed": feed,
