@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from json.encoder import encode_basestring_ascii as _json_string
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import Column, Table, Text, bindparam, cast, delete, func, insert, update
@@ -134,26 +135,18 @@ _PER_DELIVERY = ("key", "subscription")
 def _shared_shape(payload: dict[str, Any], key: str) -> tuple[Any, ...] | None:
     """Return what makes ``payload`` the same as another's but for its key and subscription.
 
-    Rows of one alert and role set hold the same nested objects (``delivery_rows`` builds
-    them once), so nested values compare by identity and the rest by type and value. None:
-    the payload cannot be shared (its ``key`` is not the row's, or its subscription is no id)
-    and is stored on the row.
+    Rows of one alert and role set hold the same objects (``delivery_rows`` builds them
+    once, and every row's payload is alive for the whole call), so values compare by
+    identity: equal payloads built apart are merely stored apart. None: the payload cannot
+    be shared (its ``key`` is not the row's, or its subscription is no id) and is stored on
+    the row.
     """
-    shape: list[Any] = []
-    for name, value in payload.items():
-        if name == "key":
-            if value != key:
-                return None
-            shape.append(name)
-        elif name == "subscription":
-            if value is not None and type(value) is not int:
-                return None
-            shape.append(name)
-        elif type(value) is dict or type(value) is list:
-            shape.append((name, id(value)))
-        else:
-            shape.append((name, type(value), value))
-    return tuple(shape)
+    rest = payload.copy()
+    named_key = rest.pop("key", key)
+    subscription = rest.pop("subscription", None)
+    if named_key != key or (subscription is not None and type(subscription) is not int):
+        return None
+    return (tuple(payload), *map(id, rest.values()))
 
 
 @functools.cache
@@ -263,9 +256,12 @@ def enqueue_deliveries(*, session: Session, rows: list[dict[str, Any]]) -> int:
     session.flush()
     dialect = session.get_bind().dialect
     known = _delivery_columns()
-    given: dict[str, None] = {}
-    for row in rows:
-        given.update(dict.fromkeys(row))
+    first_keys = rows[0].keys()
+    same_keys = all(row.keys() == first_keys for row in rows)
+    given: dict[str, None] = dict.fromkeys(first_keys)
+    if not same_keys:
+        for row in rows:
+            given.update(dict.fromkeys(row))
     given.pop("subscription_ids", None)
     given.pop("payload", None)
     unknown = [name for name in given if name not in known or name.startswith("payload")]
@@ -306,7 +302,12 @@ def enqueue_deliveries(*, session: Session, rows: list[dict[str, Any]]) -> int:
     for name in given:
         column = known[name]
         default = column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
-        columns[name] = _column_values(dialect, column, [row.get(name, default) for row in rows])
+        values = (
+            list(map(itemgetter(name), rows))
+            if same_keys
+            else [row.get(name, default) for row in rows]
+        )
+        columns[name] = _column_values(dialect, column, values)
     columns["payload"] = inline
     columns["payload_id"] = [None if i is None else payload_ids[i] for i in shared_of]
     columns["payload_subscription_id"] = named
