@@ -67,9 +67,13 @@ class SharedPacer(GlobalPacer):
                 await self._fallback.wait()
                 return
             self._warned = False
-            due = asked + max(delay, 0.0)
-            if delay > 0:
-                await asyncio.sleep(delay)
+            # The store measured ``delay`` from its own "now", somewhere in the round trip:
+            # take its middle, so a slow round trip neither makes every slot look late (and
+            # lapse: lost throughput) nor sends after the slot by a whole round trip.
+            answered = time.monotonic()
+            due = (asked + answered) / 2 + max(delay, 0.0)
+            if due > answered:
+                await asyncio.sleep(due - answered)
             # A process that wakes well after its slot (a busy machine, a slow store
             # round trip) would land on top of the slots handed out after it, and a few
             # such late requests bunch into one second past Discord's 50. Give the slot

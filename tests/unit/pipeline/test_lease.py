@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.app.cluster import cluster_lines, cluster_view
+from bot.app.shared_rate import SharedPacer
 from bot.devtools.pgschema import postgres_schema
 from bot.pipeline.lease import Lease, LeasePeriodError, lease_period
 from storage import cluster, outbox
@@ -135,3 +136,36 @@ def test_status_view_names_the_poller_and_the_shards(engine: Engine) -> None:
     assert "`h:1:aa` ★: shards 0 (up: 0)" in members
     assert "`h:2:bb`: shards 1 (up: 1)" in members
     assert "shards up: 2 of 3 — ⚠️ down: 2" in members
+
+
+class SlowStorePacer(SharedPacer):
+    """The shared pacer over a store that takes ``rtt`` seconds to answer, counting takes."""
+
+    def __init__(self, engine: Engine, rtt: float) -> None:
+        super().__init__(engine, per_second=20.0, name="slow")
+        self.rtt = rtt
+        self.takes = 0
+
+    def _take(self) -> float:
+        self.takes += 1
+        time.sleep(self.rtt / 2)
+        delay = super()._take()
+        time.sleep(self.rtt / 2)
+        return delay
+
+
+@needs_postgres
+async def test_a_slow_store_round_trip_neither_lapses_slots_nor_sends_them_late(
+    engine: Engine,
+) -> None:
+    """A 80 ms round trip (more than the 50 ms a slot may be late): every request still
+    goes on its first slot, and the releases keep the pacer's spacing."""
+    pacer = SlowStorePacer(engine, rtt=0.08)
+    releases: list[float] = []
+    for _ in range(8):
+        await pacer.wait()
+        releases.append(time.monotonic())
+    assert pacer.takes == 8  # no slot given up as late
+    # One caller: each slot is taken after the last release, so it is "now" at the store.
+    gaps = [b - a for a, b in pairwise(releases)]
+    assert all(gap < 0.08 + 0.05 + 0.05 for gap in gaps), gaps
