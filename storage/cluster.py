@@ -316,19 +316,33 @@ def claims_by_owner(*, session: Session) -> dict[str, int]:
 # --- the shared pacer ---------------------------------------------------------------------
 
 
-def take_rate_slot(*, session: Session, name: str, interval: float) -> float:
+@dataclass(frozen=True)
+class RateSlot:
+    """A reserved slot of a shared pacer, and the database's clock when it was handed out."""
+
+    at: float  # epoch seconds, the database's wall clock
+    now: float
+
+    @property
+    def delay(self) -> float:
+        """Seconds from the database's ``now`` to the slot (0 or more)."""
+        return max(0.0, self.at - self.now)
+
+
+def take_rate_slot(*, session: Session, name: str, interval: float, lead: float = 0.0) -> RateSlot:
     """Reserve the next free slot of pacer ``name`` (slots ``interval`` s apart).
 
-    Return how many seconds from now the slot is (0 or more): the caller sends then. One
-    row updated by every process, so together they never go faster than one per interval,
-    and one process alone gets every slot.
+    The caller sends at the slot. One row updated by every process, so together they never
+    go faster than one per interval, and one process alone gets every slot. The slot comes
+    with the database's clock so the caller can place it on its own clock; it is at least
+    ``lead`` seconds away, so the answer is back before the slot is due.
     """
     epoch_now = cast(extract("epoch", _db_now()), Float)
     statement = (
         update(RatePacer)
         .where(col(RatePacer.name) == name)
-        .values(next_at=func.greatest(col(RatePacer.next_at), epoch_now) + interval)
-        .returning(col(RatePacer.next_at) - interval - epoch_now)
+        .values(next_at=func.greatest(col(RatePacer.next_at), epoch_now + lead) + interval)
+        .returning(col(RatePacer.next_at) - interval, epoch_now)
     )
     row = session.exec(statement).first()
     if row is None:
@@ -337,4 +351,4 @@ def take_rate_slot(*, session: Session, name: str, interval: float) -> float:
         )
         row = session.exec(statement).first()
         assert row is not None
-    return max(0.0, float(row[0]))
+    return RateSlot(at=float(row[0]), now=float(row[1]))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine
@@ -35,6 +36,31 @@ PACER = "discord"
 # under 50 in any one-second window.
 LATE_SLOT = 0.05
 MAX_RETAKES = 5
+# A slot is reserved at least as far ahead as the recent store round trips took (at most
+# MAX_LEAD), so the answer is back before the slot is due instead of after it.
+MAX_LEAD = 0.25
+
+
+class StoreClock:
+    """Estimate the store's wall clock on ours from round trips, as NTP does.
+
+    Each slot comes with the database's clock at the moment it was handed out, somewhere
+    inside the round trip. The round trip with the least delay among the recent ones places
+    it best: its middle is at most half that round trip off. A slot placed that way is sent
+    neither early (bunching with the slots before it) nor a whole round trip late.
+    """
+
+    def __init__(self, keep: int = 64) -> None:
+        self._samples: deque[tuple[float, float]] = deque(maxlen=keep)  # (round trip, offset)
+
+    def sample(self, asked: float, answered: float, store_now: float) -> None:
+        """Record one round trip: our clock before and after, the store's in between."""
+        self._samples.append((answered - asked, store_now - (asked + answered) / 2))
+
+    @property
+    def offset(self) -> float:
+        """Seconds to add to our clock to get the store's."""
+        return min(self._samples)[1] if self._samples else 0.0
 
 
 class SharedPacer(GlobalPacer):
@@ -44,22 +70,36 @@ class SharedPacer(GlobalPacer):
         super().__init__(per_second)
         self.engine = engine
         self.name = name
+        self.clock = StoreClock()
         self._fallback = GlobalPacer(per_second)
         self._warned = False
+        self._trips: deque[float] = deque(maxlen=16)
         # Its own threads: a slot must not queue behind the delivery worker's commits in the
         # default pool, or it is late before it is even handed out.
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tminus-pacer")
 
-    def _take(self) -> float:
+    def _take(self) -> cluster.RateSlot:
+        """Reserve a slot, timing the statement itself (not the queue or the commit)."""
         with session_scope(self.engine) as session:
-            return cluster.take_rate_slot(session=session, name=self.name, interval=self.interval)
+            asked = time.time()  # wall clock, as the store's slots are
+            slot = cluster.take_rate_slot(
+                session=session, name=self.name, interval=self.interval, lead=self.lead
+            )
+            self.clock.sample(asked, time.time(), slot.now)
+        return slot
+
+    @property
+    def lead(self) -> float:
+        """How far ahead to reserve: the slowest recent round trip, within MAX_LEAD."""
+        return min(MAX_LEAD, max(self._trips, default=0.0))
 
     async def wait(self) -> None:
         """Return when this process's next request may go."""
         for _ in range(MAX_RETAKES + 1):
-            asked = time.monotonic()
             try:
-                delay = await asyncio.get_running_loop().run_in_executor(self._executor, self._take)
+                asked = time.monotonic()
+                slot = await asyncio.get_running_loop().run_in_executor(self._executor, self._take)
+                self._trips.append(time.monotonic() - asked)
             except Exception as exc:
                 if not self._warned:
                     log.warning("shared Discord pacer unavailable (%s); pacing locally", exc)
@@ -67,18 +107,15 @@ class SharedPacer(GlobalPacer):
                 await self._fallback.wait()
                 return
             self._warned = False
-            # The store measured ``delay`` from its own "now", somewhere in the round trip:
-            # take its middle, so a slow round trip neither makes every slot look late (and
-            # lapse: lost throughput) nor sends after the slot by a whole round trip.
-            answered = time.monotonic()
-            due = (asked + answered) / 2 + max(delay, 0.0)
-            if due > answered:
-                await asyncio.sleep(due - answered)
-            # A process that wakes well after its slot (a busy machine, a slow store
-            # round trip) would land on top of the slots handed out after it, and a few
-            # such late requests bunch into one second past Discord's 50. Give the slot
-            # up and take a fresh one instead: a lapsed slot only costs throughput.
-            if time.monotonic() - due <= LATE_SLOT:
+            due = slot.at - self.clock.offset  # the slot on our clock
+            now = time.time()
+            if due > now:
+                await asyncio.sleep(due - now)
+            # A process that wakes well after its slot (a busy machine) would land on top of
+            # the slots handed out after it, and a few such late requests bunch into one
+            # second past Discord's 50. Give the slot up and take a fresh one instead: a
+            # lapsed slot only costs throughput.
+            if time.time() - due <= LATE_SLOT:
                 return
         log.debug("shared pacer: still late after %d fresh slots; sending", MAX_RETAKES)
 
