@@ -86,7 +86,7 @@ def alert_subscriptions(*, session: Session) -> list[AlertSubscription]:
     )
     decoded: dict[tuple[str | None, ...], tuple[tuple[Any, ...], ...]] = {}
     found = []
-    for row in session.execute(query):
+    for row in session.execute(query).all():  # fetched in one call, not row by row
         texts = tuple(row[4:12])
         values = decoded.get(texts)
         if values is None:
@@ -172,9 +172,10 @@ def _postgres_delivery_insert(
     """Return PostgreSQL's outbox INSERT: one statement and round trip for 10,000 rows.
 
     A column whose value is the same on every row (feed, item, kind, state, times…) is one
-    parameter; each other is one array, the rows being ``unnest`` of them. Arrays go in
-    binary (``%b``): psycopg escapes a text array element by element, several times slower.
-    A duplicate key is skipped; the ids and keys of the rows that went in come back.
+    parameter; the other columns come as one JSON text, an array per row, which the C
+    encoder writes in a few ms (psycopg dumps a Python list element by element: ~5 ms per
+    10,000-element array in binary, ~30 in text). A duplicate key is skipped; the ids and
+    keys of the rows that went in come back.
     """
     columns = _delivery_columns()
 
@@ -182,13 +183,25 @@ def _postgres_delivery_insert(
         return columns[name].type.compile(dialect=dialect)
 
     listed = ", ".join((*constant, *varying))
-    values = ", ".join((*(f"%b::{sql_type(n)}" for n in constant), "u.*"))
-    arrays = ", ".join(f"%b::{sql_type(n)}[]" for n in varying)
+    values = ", ".join(
+        (
+            *(f"%s::{sql_type(n)}" for n in constant),
+            *(f"(r->>{i})::{sql_type(n)}" for i, n in enumerate(varying)),
+        )
+    )
     # Names and types come from the table itself, never from input.
     return (
-        f"INSERT INTO deliveries ({listed}) SELECT {values} FROM unnest({arrays}) AS u "  # noqa: S608
+        f"INSERT INTO deliveries ({listed}) SELECT {values} "  # noqa: S608
+        "FROM json_array_elements(%s::json) AS r "
         "ON CONFLICT DO NOTHING RETURNING id, dedupe_key"
     )
+
+
+def _json_value(value: Any) -> Any:
+    """Return a value ``json.dumps`` cannot write as PostgreSQL reads it back (a time)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot store {value!r} in the outbox")
 
 
 @functools.cache
@@ -218,8 +231,10 @@ def _insert_deliveries(session: Session, columns: dict[str, list[Any]]) -> list[
         )
         varying = tuple(name for name in columns if name not in constant)
         statement = _postgres_delivery_insert(connection.dialect, constant, varying)
-        params = (*(columns[n][0] for n in constant), *(columns[n] for n in varying))
-        found = connection.exec_driver_sql(statement, params)
+        varying_rows = list(zip(*(columns[n] for n in varying), strict=True))
+        rows = json.dumps(varying_rows, default=_json_value)
+        params = (*(columns[n][0] for n in constant), rows)
+        found = connection.exec_driver_sql(statement, params).all()
         return [(found_id, key) for found_id, key in found]
     statement = _sqlite_delivery_insert(tuple(columns))
     # SQLite has no RETURNING for executemany. From its first row on, the INSERT holds the
@@ -335,10 +350,11 @@ def _insert_links(session: Session, delivery_ids: list[int], subscription_ids: l
     """Link deliveries to the subscriptions they serve (pairwise), in one statement."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
+        # Ids as comma-separated text: joined in C, split by the server (see above).
         connection.exec_driver_sql(
-            "INSERT INTO delivery_subscriptions (delivery_id, subscription_id) "
-            "SELECT * FROM unnest(%b::integer[], %b::integer[])",
-            (delivery_ids, subscription_ids),
+            "INSERT INTO delivery_subscriptions (delivery_id, subscription_id) SELECT * FROM "
+            "unnest(string_to_array(%s, ',')::integer[], string_to_array(%s, ',')::integer[])",
+            (",".join(map(str, delivery_ids)), ",".join(map(str, subscription_ids))),
         )
     else:
         cursor: Any = connection.connection.cursor()

@@ -87,6 +87,7 @@ def delivery_rows(
     representatives = [(subscriptions[members[0]], members) for members in groups.values()]
     where_of = [destination(sub) for sub in subscriptions]
     rows: list[dict[str, Any]] = []
+    pending = DeliveryState.PENDING.value
     # Roles already pinged, by (feed, item id) then destination. 10,000 destinations make
     # 10,000 rows: only what a row needs is allocated per destination (a set, a list and a
     # key tuple each were enough garbage to wake the full collector).
@@ -148,7 +149,7 @@ def delivery_rows(
                     "item_id": item_id,
                     "kind": kind,
                     "payload": payload,
-                    "state": DeliveryState.PENDING.value,
+                    "state": pending,
                     "attempts": 0,
                     "next_attempt_at": now,
                     "created_at": now,
