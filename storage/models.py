@@ -30,7 +30,7 @@ def _utc(**kwargs: Any) -> Any:
 
 
 class EventRow(SQLModel, table=True):
-    """An event as last seen, with normalised columns for lookups and its raw LL2 JSON."""
+    """An event as last seen, with normalised columns for lookups and its snapshot."""
 
     __tablename__ = "events"
     __table_args__ = (
@@ -52,8 +52,11 @@ class EventRow(SQLModel, table=True):
     last_updated: datetime = _utc()
     # The alert-relevant state as last diffed (dict of Event fields), for change detection.
     snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    # LL2's own JSON as received, so a newer tminus can re-read fields without refetching.
-    raw: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # No longer written: always ``{}`` (migration 0009). LL2's JSON as received was stored
+    # here beside the snapshot; nothing read it, and encoding each item twice was a good
+    # part of storing a page (issue 13). The column stays so every revision's schema takes
+    # the same writer.
+    raw: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     first_seen_at: datetime = _utc()
     seen_at: datetime = _utc()
 
@@ -409,7 +412,7 @@ class ScheduledEventRow(SQLModel, table=True):
 
 
 class LaunchRow(SQLModel, table=True):
-    """A launch as last seen, with normalised columns for lookups and its raw LL2 JSON."""
+    """A launch as last seen, with normalised columns for lookups and its snapshot."""
 
     __tablename__ = "launches"
     __table_args__ = (
@@ -443,8 +446,8 @@ class LaunchRow(SQLModel, table=True):
     last_updated: datetime = _utc()
     # The alert-relevant state as last diffed (dict of Launch fields), for change detection.
     snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    # LL2's own JSON as received, so a newer tminus can re-read fields without refetching.
-    raw: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # No longer written: always ``{}`` (see EventRow.raw).
+    raw: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     first_seen_at: datetime = _utc()
     seen_at: datetime = _utc()
 

@@ -70,7 +70,6 @@ class EventRecord:
     # The item's snapshot (its model dumped), as the JSON text stored: the store compares
     # texts to tell an unchanged item, and binds it without encoding it again.
     snapshot_json: str
-    raw: dict[str, Any]
     agencies: list[tuple[int, str, str | None]] = field(default_factory=list)
     programs: list[tuple[int, str]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
@@ -253,7 +252,10 @@ def _item_upsert(dialect: str, model: Any, columns: tuple[str, ...]) -> Any:
     # stores JSON as the text itself.
     snapshot = cast(text, table.c.snapshot.type) if dialect == "postgresql" else text
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table).values(snapshot=snapshot)
+    # ``raw`` (LL2's JSON as received) is no longer stored: the snapshot is the item's one
+    # JSON form. A new row gets ``{}``, written in the statement, not bound per row.
+    empty = literal_column("'{}'", type_=table.c.raw.type)
+    statement = module.insert(table).values(snapshot=snapshot, raw=empty)
     kept = ("id", "first_seen_at", "snapshot_json")
     changed = {c: statement.excluded[c] for c in (*columns, "snapshot") if c not in kept}
     return statement.on_conflict_do_update(index_elements=["id"], set_=changed)
@@ -391,7 +393,6 @@ def save_events(
             "webcast_live": record.webcast_live,
             "last_updated": record.last_updated,
             "snapshot_json": record.snapshot_json,
-            "raw": record.raw,
             "seen_at": now,
             "first_seen_at": now,
         }
@@ -613,7 +614,6 @@ class LaunchRecord:
     webcast_live: bool
     last_updated: datetime
     snapshot_json: str  # as in EventRecord
-    raw: dict[str, Any]
     programs: list[tuple[int, str]] = field(default_factory=list)
     # (url, priority, start_time, live) of each webcast link.
     videos: list[tuple[str, int | None, datetime | None, bool | None]] = field(default_factory=list)
@@ -657,7 +657,6 @@ def save_launches(
             "webcast_live": r.webcast_live,
             "last_updated": r.last_updated,
             "snapshot_json": r.snapshot_json,
-            "raw": r.raw,
             "seen_at": now,
             "first_seen_at": now,
         }

@@ -73,7 +73,11 @@ def _snapshot_json(item: Event | Launch) -> str:
 
 
 def event_record(event: Event, raw: dict[str, Any] | None = None) -> queries.EventRecord:
-    """Turn a parsed event into the plain values the store keeps."""
+    """Turn a parsed event into the plain values the store keeps.
+
+    ``raw``, LL2's JSON as received, is not stored (one JSON form per item, the snapshot:
+    migration 0009); it is accepted for callers that still pass it.
+    """
     return queries.EventRecord(
         id=event.id,
         name=event.name,
@@ -85,7 +89,6 @@ def event_record(event: Event, raw: dict[str, Any] | None = None) -> queries.Eve
         webcast_live=event.webcast_live,
         last_updated=event.last_updated,
         snapshot_json=_snapshot_json(event),
-        raw=raw if raw is not None else event.model_dump(mode="json"),
         agencies=[(a.id, a.name, a.abbrev) for a in event.agencies],
         programs=[(p.id, p.name) for p in event.programs],
         updates=[
@@ -159,7 +162,7 @@ def launch_from_snapshot(snapshot: dict[str, Any]) -> Launch:
 
 
 def launch_record(launch: Launch, raw: dict[str, Any] | None = None) -> queries.LaunchRecord:
-    """Turn a parsed launch into the plain values the store keeps."""
+    """Turn a parsed launch into the plain values the store keeps (``raw``: see event_record)."""
     status = launch.status
     provider = launch.launch_service_provider
     location = launch.pad.location if launch.pad else None
@@ -184,7 +187,6 @@ def launch_record(launch: Launch, raw: dict[str, Any] | None = None) -> queries.
         webcast_live=launch.webcast_live,
         last_updated=launch.last_updated,
         snapshot_json=_snapshot_json(launch),
-        raw=raw if raw is not None else launch.model_dump(mode="json"),
         programs=[(p.id, p.name) for p in launch.programs],
         videos=[(v.url, v.priority, v.start_time, v.live) for v in launch.vid_urls],
     )
@@ -214,11 +216,11 @@ class _Known:
     record: Record
 
 
-def item_record(item: Item, raw: dict[str, Any] | None = None) -> Record:
+def item_record(item: Item) -> Record:
     """Turn a parsed item of any feed into the plain values the store keeps."""
     if isinstance(item, Launch):
-        return launch_record(item, raw)
-    return event_record(item, raw)
+        return launch_record(item)
+    return event_record(item)
 
 
 @dataclass
@@ -226,7 +228,6 @@ class _Page:
     """One page of either feed, as the sync walks it."""
 
     items: list[Item]
-    raw: dict[str, dict[str, Any]]
     rejected: int
     span: int
 
@@ -236,8 +237,7 @@ def _page(page: EventPage | LaunchPage) -> _Page:
         items: list[Item] = list(page.launches)
     else:
         items = list(page.events)
-    raw = {str(k): v for k, v in page.raw.items()}
-    return _Page(items, raw, len(page.rejected), page.span)
+    return _Page(items, len(page.rejected), page.span)
 
 
 def _announced(
@@ -306,10 +306,10 @@ class Syncer:
         """Store items, enqueue their alerts and move the watermark, all in one commit.
 
         The items are this syncer's feed's (events or launches; the name is from when
-        events were the only feed).
+        events were the only feed). ``raw`` (LL2's JSON of each item) is not stored: the
+        snapshot is the item's one stored JSON form (migration 0009).
         """
         now = self.clock()
-        raw = {str(k): v for k, v in (raw or {}).items()}
         with session_scope(self.engine) as session:
             latest: dict[str, Item] = {}
             for item in events:
@@ -331,7 +331,7 @@ class Syncer:
                     announced_precision=before.announced_precision if before else None,
                 )
                 found[item_id] = alerts
-                record = item_record(item, raw.get(item_id))
+                record = item_record(item)
                 self._carry_announced(record, old, before, alerts)
                 records[item_id] = record
             # Most polls produce no alert; only pages that do need the subscriptions loaded.
@@ -383,7 +383,7 @@ class Syncer:
             self._known.move_to_end(item_id)
             return known.item, known.record
         item = item_from_snapshot(self.feed, before.snapshot)
-        record = dataclasses.replace(item_record(item, {}), snapshot_json=before.snapshot_json)
+        record = dataclasses.replace(item_record(item), snapshot_json=before.snapshot_json)
         return item, record
 
     def _remember(self, item_id: str, item: Item, record: Record) -> None:
@@ -596,7 +596,6 @@ class Syncer:
         start_mark = self._plausible(latest.items[0].last_updated) if latest.items else None
         pages = [page async for page in self._upcoming()]
         items = [e for p in pages for e in p.items]
-        raw = {k: v for p in pages for k, v in p.raw.items()}
         newest = start_mark or self.clock() - self.overlap
         report.pages = len(pages)
         report.events = len(items)
@@ -604,7 +603,6 @@ class Syncer:
         report.enqueued = await asyncio.to_thread(
             self.apply_events,
             items,
-            raw,
             seeding=True,
             watermark=newest,
             mark_seeded=True,
@@ -637,7 +635,6 @@ class Syncer:
             report.enqueued += await asyncio.to_thread(
                 self.apply_events,
                 page.items,
-                page.raw,
                 seeding=False,
                 watermark=newest,
                 report=report,
@@ -663,7 +660,7 @@ class Syncer:
             report.pages += 1
             report.events += len(page.items)
             report.enqueued += await asyncio.to_thread(
-                self.apply_events, page.items, page.raw, seeding=False, report=report
+                self.apply_events, page.items, seeding=False, report=report
             )
         with session_scope(self.engine) as session:
             state = queries.sync_state(session=session, feed=self.feed)
