@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 
 from bot.config import load_config
+from bot.devtools.cluster import yield_cpu
 from bot.devtools.ll2_emulator import LL2Emulator, render_event
 from bot.ll2.parse import parse_items
 from bot.pipeline.sync import Syncer
@@ -347,6 +348,7 @@ async def tminus_run(
             stdout=log_file,
             stderr=log_file,
         )
+        yield_cpu(process.pid)  # the emulators stand for servers that do not share our CPU
     finally:
         log_file.close()
     bot = BotProcess(process, log_path)

@@ -12,16 +12,15 @@ import pytest
 
 from bot.app.client import run_bot
 from bot.core.timeutil import utcnow
+from bot.devtools.cluster import BotProcess, run_env
 from bot.devtools.discord_emulator import DiscordEmulator, pointed_at
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
 from tests.faults.bot import (
-    BotProcess,
     add_channel_subscriptions,
     bot_config,
     delivery_states,
     eventually,
-    run_env,
     stop_task,
 )
 

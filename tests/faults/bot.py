@@ -1,4 +1,4 @@
-"""Run the real bot against the loopback emulators: in this event loop, or as a subprocess.
+"""Run the real bot against the loopback emulators in this event loop.
 
 In-process runs use ``run_bot(config)`` (what `tminus run` runs); subprocess runs use
 ``python -m bot run`` with only ``TMINUS_…`` environment variables, while both emulators
@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import sys
 import traceback
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 from bot.app.client import run_bot
 from bot.config import Config, Secret, load_config
@@ -29,8 +25,6 @@ from bot.devtools.ll2_emulator import LL2Emulator
 from storage import outbox, queries
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import DeliveryState, Subscription
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 async def eventually(predicate: Callable[[], bool], within: float = 15.0) -> None:
@@ -165,89 +159,3 @@ def delivery_states(db_url: str) -> dict[str, int]:
             }
     finally:
         engine.dispose()
-
-
-# --- `tminus run` as a subprocess -------------------------------------------------------------
-
-
-def run_env(
-    *,
-    discord: DiscordEmulator,
-    ll2: LL2Emulator,
-    db_url: str,
-    home: Path,
-    token: str | None = None,
-    extra: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """Return the environment of a `tminus run` pointed at both emulators (no config file)."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(home),
-        "PYTHONPATH": str(REPO),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "TMINUS_DISCORD_TOKEN": token if token is not None else discord.token,
-        "TMINUS_DISCORD_API_URL": discord.api_base,
-        "TMINUS_DISCORD_GATEWAY_URL": discord.gateway_url,
-        "TMINUS_LL2_URL": ll2.url("2.2.0"),
-        "TMINUS_LL2_REQUESTS_PER_HOUR": "3600",
-        "TMINUS_LL2_MIN_INTERVAL": "1s",
-        "TMINUS_STORAGE_URL": db_url,
-    }
-    env.update(extra or {})
-    return env
-
-
-@dataclass
-class BotProcess:
-    """One `python -m bot run` child; its stdout and stderr go to a log file."""
-
-    process: asyncio.subprocess.Process
-    log: Path
-
-    @classmethod
-    async def start(
-        cls, env: Mapping[str, str], *, cwd: Path, log: Path, args: tuple[str, ...] = ()
-    ) -> BotProcess:
-        """Start `python -m bot run` (plus ``args``) with exactly ``env``."""
-        with log.open("ab") as sink:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "run",
-                *args,
-                cwd=cwd,
-                env=dict(env),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=sink,
-                stderr=sink,
-            )
-        return cls(process, log)
-
-    @property
-    def returncode(self) -> int | None:
-        """The exit status, or None while it runs."""
-        return self.process.returncode
-
-    def output(self) -> str:
-        """Return everything the child wrote so far."""
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def kill(self) -> None:
-        """Send SIGKILL: no handler, no cleanup, no flush."""
-        self.process.send_signal(signal.SIGKILL)
-
-    async def wait(self, timeout: float = 30) -> int:
-        """Wait for the child to exit; return its status."""
-        return await asyncio.wait_for(self.process.wait(), timeout)
-
-    async def stop(self, timeout: float = 15) -> int:
-        """Ask the child to stop (SIGTERM) and wait; SIGKILL it if it hangs."""
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return await self.wait(timeout)
-        except TimeoutError:
-            self.kill()
-            await self.process.wait()
-            raise AssertionError(f"tminus run ignored SIGTERM:\n{self.output()[-3000:]}") from None

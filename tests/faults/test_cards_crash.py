@@ -22,13 +22,14 @@ from pathlib import Path
 import pytest
 
 from bot.core.timeutil import utcnow
+from bot.devtools.cluster import BotProcess, run_env
 from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
 from storage import queries
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import Subscription
-from tests.faults.bot import BotProcess, delivery_states, eventually, run_env
+from tests.faults.bot import delivery_states, eventually
 
 pytestmark = pytest.mark.slow
 

@@ -22,18 +22,13 @@ from pathlib import Path
 import pytest
 
 from bot.core.timeutil import utcnow
+from bot.devtools.cluster import BotProcess, run_env
 from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
 from storage import queries
 from storage.db import make_engine, session_scope
-from tests.faults.bot import (
-    BotProcess,
-    add_channel_subscriptions,
-    delivery_states,
-    eventually,
-    run_env,
-)
+from tests.faults.bot import add_channel_subscriptions, delivery_states, eventually
 
 pytestmark = pytest.mark.slow
 

@@ -24,20 +24,14 @@ import pytest
 from bot.app.client import run_bot
 from bot.config import Secret
 from bot.core.timeutil import utcnow
+from bot.devtools.cluster import BotProcess, run_env
 from bot.devtools.discord_emulator import DiscordEmulator, Guild, Member, pointed_at
 from bot.devtools.discord_emulator import permissions as perms
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import FaultKind, LL2Emulator
 from storage import queries
 from storage.db import make_engine, session_scope
-from tests.faults.bot import (
-    BotProcess,
-    add_channel_subscriptions,
-    bot_config,
-    eventually,
-    run_env,
-    running_bot,
-)
+from tests.faults.bot import add_channel_subscriptions, bot_config, eventually, running_bot
 
 pytestmark = pytest.mark.slow
 
