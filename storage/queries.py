@@ -190,20 +190,21 @@ def load_snapshots(*, session: Session, event_ids: Iterable[int]) -> dict[int, d
 
 
 @functools.cache
-def _snapshots_statement(model: Any) -> Any:
-    """Return ``SELECT id, snapshot as text … WHERE id IN (…)``, built once."""
+def _stored_items_statement(model: Any) -> Any:
+    """Return ``SELECT id, snapshot as text, announced date, precision … WHERE id IN (…)``.
+
+    One statement, built once per feed: the announced date comes by an outer join (an item
+    stored before announced dates were kept has none).
+    """
     table: Table = model.__table__
-    return core_select(table.c.id, cast(table.c.snapshot, Text)).where(
-        table.c.id.in_(bindparam("ids", expanding=True))
-    )
-
-
-@functools.cache
-def _announced_statement() -> Any:
-    """Return the announced dates of some items of one feed, built once."""
-    table: Table = AnnouncedDate.__table__  # type: ignore[attr-defined]
-    return core_select(table.c.item_id, table.c.date, table.c.precision).where(
-        table.c.feed == bindparam("feed"), table.c.item_id.in_(bindparam("ids", expanding=True))
+    told: Table = AnnouncedDate.__table__  # type: ignore[attr-defined]
+    # Events have integer ids, the announced dates text ones (shared by both feeds).
+    item_id = table.c.id if model is LaunchRow else cast(table.c.id, told.c.item_id.type)
+    joined = table.outerjoin(told, (told.c.feed == bindparam("feed")) & (told.c.item_id == item_id))
+    return (
+        core_select(table.c.id, cast(table.c.snapshot, Text), told.c.date, told.c.precision)
+        .select_from(joined)
+        .where(table.c.id.in_(bindparam("ids", expanding=True)))
     )
 
 
@@ -216,20 +217,11 @@ def stored_items(*, session: Session, feed: str, item_ids: Iterable[str]) -> dic
         ids = list({int(i) for i in item_ids})
     if not ids:
         return {}
-    rows = session.execute(_snapshots_statement(model), {"ids": ids}).all()
-    if not rows:
-        return {}
-    told = {
-        item_id: (date, precision)
-        for item_id, date, precision in session.execute(
-            _announced_statement(), {"feed": feed, "ids": [str(row[0]) for row in rows]}
-        )
+    rows = session.execute(_stored_items_statement(model), {"feed": feed, "ids": ids})
+    return {
+        str(item_id): StoredItem(snapshot_json, date, precision)
+        for item_id, snapshot_json, date, precision in rows
     }
-    found = {}
-    for item_id, snapshot_json in rows:
-        date, precision = told.get(str(item_id), (None, None))
-        found[str(item_id)] = StoredItem(snapshot_json, date, precision)
-    return found
 
 
 def save_announced(
@@ -319,9 +311,14 @@ def _changed_parts(
         old = parts(before)
         if new == old:
             continue
-        if additive and all(row in new for row in old):
-            rows.extend(row for row in new if row not in old)
-            continue
+        if additive:
+            # By value, in a set: comparing each row with every other grew with the square of
+            # an item's updates. (Every value of a child row is hashable.)
+            had = {tuple(row.values()) for row in old}
+            now = {tuple(row.values()) for row in new}
+            if had <= now:
+                rows.extend(row for row in new if tuple(row.values()) not in had)
+                continue
         replace.append(record.id)
         rows.extend(new)
     return replace, rows
@@ -1015,6 +1012,52 @@ def note_sync_attempt(
         sync_state(session=session, feed=feed)  # the feed's first poll: create its row
         found = session.execute(statement, params).one()
     return bool(found[0]), found[1]
+
+
+@functools.cache
+def _page_stored_statement(with_watermark: bool, mark_seeded: bool) -> Any:
+    """Return the UPDATE that records a committed page in its feed's sync state."""
+    table: Table = SyncState.__table__  # type: ignore[attr-defined]
+    values: dict[str, Any] = {
+        "last_success_at": bindparam("now", type_=table.c.last_success_at.type),
+        "last_error": bindparam("error", type_=table.c.last_error.type),
+    }
+    if with_watermark:
+        # Only forward: a page of older changes (a refresh, a late page) never moves it back.
+        # SQLite compares the stored UTC texts, which order as the times do.
+        mark = bindparam("watermark", type_=table.c.watermark.type)
+        values["watermark"] = case(
+            (or_(table.c.watermark.is_(None), table.c.watermark < mark), mark),
+            else_=table.c.watermark,
+        )
+    if mark_seeded:
+        values["seeded"] = True
+    return update(table).where(table.c.feed == bindparam("state_feed")).values(**values)
+
+
+def note_page_stored(
+    *,
+    session: Session,
+    feed: str,
+    now: datetime,
+    watermark: datetime | None,
+    mark_seeded: bool = False,
+    error: str | None = None,
+) -> None:
+    """Record a page stored: success time, error to show, the watermark moved forward only.
+
+    One statement in the page's transaction (the watermark commits with the page's items).
+    """
+    statement = _page_stored_statement(watermark is not None, mark_seeded)
+    # Not a "watermark" key when none is given: an UPDATE's parameter named like a column
+    # sets that column.
+    params: dict[str, Any] = {"state_feed": feed, "now": now, "error": error}
+    if watermark is not None:
+        params["watermark"] = watermark
+    result: Any = session.execute(statement, params)  # a CursorResult: it has a rowcount
+    if result.rowcount == 0:
+        sync_state(session=session, feed=feed)  # the feed's first page: create its row
+        session.execute(statement, params)
 
 
 @dataclass(frozen=True)

@@ -340,16 +340,16 @@ class Syncer:
             alerts = [a for item_id in kept for a in found[item_id]]
             if report is not None:
                 report.rejected += len(records) - len(kept)
-            state = queries.sync_state(session=session, feed=self.feed)
             if watermark is not None and watermark > now + CLOCK_SKEW:
                 watermark = None  # a caller's bad date must not hide every later change
-            if watermark is not None and (state.watermark is None or watermark > state.watermark):
-                state.watermark = watermark
-            if mark_seeded:
-                state.seeded = True
-            state.last_success_at = now
-            state.last_error = self.store_problem
-            session.add(state)
+            queries.note_page_stored(
+                session=session,
+                feed=self.feed,
+                now=now,
+                watermark=watermark,
+                mark_seeded=mark_seeded,
+                error=self.store_problem,
+            )
             crashpoint("before_page_commit")
         for item_id in kept:  # committed: the store now holds these snapshots
             self._remember(item_id, latest[item_id], records[item_id])
