@@ -53,6 +53,7 @@ from bot.ll2.parse import (
     parse_items,
     parse_launch,
     parse_launch_items,
+    storable_json,
 )
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,13 @@ class LL2Client:
         self, url: str, params: dict[str, str] | None = None, *, counted: bool = True
     ) -> Any:
         """GET ``url`` within the budget and the deadline, retrying transient failures."""
+        data, _ = await self._get_body(url, params, counted=counted)
+        return data
+
+    async def _get_body(
+        self, url: str, params: dict[str, str] | None = None, *, counted: bool = True
+    ) -> tuple[Any, bytes]:
+        """GET ``url`` as :meth:`_get_json` does; return the decoded JSON and the body's bytes."""
         attempt = 0
         deadline_hits = 0
         while True:
@@ -210,7 +218,7 @@ class LL2Client:
                             raise LL2BadResponse(shown, cause) from None
                     else:
                         self._observe(url, "ok")
-                        return data
+                        return data, response.content
                 elif status == 429:
                     self._observe(url, "throttled")
                     wait = self._retry_after(response)
@@ -276,10 +284,10 @@ class LL2Client:
         self,
         url: str,
         params: dict[str, str] | None,
-        parse: Callable[[Any], tuple[list[tuple[ItemT, dict[str, Any]]], list[tuple[Any, str]]]],
+        parse: Callable[..., tuple[list[tuple[ItemT, dict[str, Any]]], list[tuple[Any, str]]]],
         what: str,
     ) -> Rows[ItemT]:
-        data = await self._get_json(url, params)
+        data, body = await self._get_body(url, params)
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise LL2BadResponse(url, "expected an object with a results list")
         next_url = data.get("next")
@@ -293,7 +301,9 @@ class LL2Client:
             )
         size = len(data["results"])
         limit = _query_int(url, params, "limit")
-        parsed, rejected = parse(data["results"])
+        # Most bodies hold nothing a store refuses: one scan of the bytes spares walking
+        # every decoded string of every item.
+        parsed, rejected = parse(data["results"], storable=storable_json(body))
         # A row repeated on one page (a server padding past ``limit``) is one item: keep its
         # newest version, and say how many rows were repeats so the walk is not misled.
         unique: dict[Any, tuple[ItemT, dict[str, Any]]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any, TypeVar
@@ -17,6 +18,25 @@ log = logging.getLogger(__name__)
 # surrogate (JSON ``"\ud800"``) cannot be encoded to UTF-8 (SQLite: ``UnicodeEncodeError``).
 # JSON decoding already joins valid surrogate pairs, so any surrogate left in a str is lone.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+# What JSON text must hold for a decoded string to carry either: an escape (``\u0000``,
+# ``\ud800``-``\udfff``), or a surrogate encoded in UTF-8 bytes (``json.loads`` decodes bytes
+# with "surrogatepass"); a raw NUL is not valid JSON. A false alarm (``\\u0000`` in text, an
+# escaped emoji's pair) only costs the full walk.
+_UNSTORABLE_SOURCE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|\xed[\xa0-\xbf]")
+
+
+def storable_json(body: bytes) -> bool:
+    """Return whether every string decoded from the JSON ``body`` is storable as it is.
+
+    One scan of the bytes instead of a walk over every decoded string: true for a UTF-8 body
+    without a NUL or surrogate escape and without encoded surrogates (LL2's answers, which
+    send text as UTF-8, not escapes).
+    """
+    if json.detect_encoding(body) not in ("utf-8", "utf-8-sig"):
+        return False  # UTF-16/32: the bytes say nothing simple; walk the strings
+    return _UNSTORABLE_SOURCE.search(body) is None
 
 
 def _replace(match: re.Match[str]) -> str:
@@ -72,23 +92,26 @@ def _validate(item: Any, model: type[_Item]) -> _Item:
         raise ValueError(_summarise(exc, "launch" if model is Launch else "event")) from None
 
 
-def parse_items(results: Any) -> tuple[list[tuple[Event, dict[str, Any]]], list[tuple[Any, str]]]:
+def parse_items(
+    results: Any, *, storable: bool = False
+) -> tuple[list[tuple[Event, dict[str, Any]]], list[tuple[Any, str]]]:
     """Parse a page's ``results``: ``(event, cleaned raw item)`` pairs, and ``(id, reason)``.
 
-    The raw item handed back is the cleaned one: it is what the store keeps as the snapshot.
+    The raw item handed back is the cleaned one. ``storable``: the caller checked the body
+    (:func:`storable_json`), so the strings are not walked for what no store can hold.
     """
-    return _parse_all(results, Event, "event")
+    return _parse_all(results, Event, "event", storable)
 
 
 def parse_launch_items(
-    results: Any,
+    results: Any, *, storable: bool = False
 ) -> tuple[list[tuple[Launch, dict[str, Any]]], list[tuple[Any, str]]]:
     """Parse a launch page's ``results``: ``(launch, cleaned raw item)`` pairs, ``(id, reason)``."""
-    return _parse_all(results, Launch, "launch")
+    return _parse_all(results, Launch, "launch", storable)
 
 
 def _parse_all(
-    results: Any, model: type[_Item], what: str
+    results: Any, model: type[_Item], what: str, storable: bool = False
 ) -> tuple[list[tuple[_Item, dict[str, Any]]], list[tuple[Any, str]]]:
     """Parse each item of ``results`` as ``model``: one bad item never costs the page."""
     parsed: list[tuple[_Item, dict[str, Any]]] = []
@@ -98,7 +121,7 @@ def _parse_all(
     for item in results:
         item_id = clean(item.get("id")) if isinstance(item, dict) else None
         try:
-            cleaned = clean(item)
+            cleaned = item if storable else clean(item)
             if cleaned is not item:
                 log.info("LL2 %s id=%s: removed characters no store can hold", what, item_id)
             parsed.append((_validate(cleaned, model), cleaned))
