@@ -285,42 +285,50 @@ _Rec = Any  # an EventRecord or a LaunchRecord
 def _changed_parts(
     records: Sequence[_Rec],
     stored: Mapping[Any, _Rec | None] | None,
-    parts: Any,
+    parts: str,
+    row: Any,
     *,
     additive: bool = False,
 ) -> tuple[list[Any], list[dict[str, Any]]]:
     """Return the item ids whose ``parts`` rows must be deleted, and the rows to insert.
 
-    ``parts(record)`` gives a record's child rows. An item missing from ``stored`` has its
-    rows replaced; one stored as None (new to the store) gets its rows; one whose rows are
-    unchanged gets nothing. ``additive``: when every stored row is still there (a new
-    update appended), only the new rows go in.
+    ``parts`` names a record's list of child entries, ``row(record, entry)`` makes an entry's
+    row. An item missing from ``stored`` has its rows replaced; one stored as None (new to
+    the store) gets its rows; one whose entries are unchanged gets nothing (compared as
+    entries: no row is built for them). ``additive``: when every stored entry is still
+    there (a new update appended), only the new ones go in.
     """
     replace: list[Any] = []
     rows: list[dict[str, Any]] = []
     for record in records:
-        new = parts(record)
+        new = getattr(record, parts)
         if stored is None or record.id not in stored:
             replace.append(record.id)
-            rows.extend(new)
+            rows.extend(row(record, entry) for entry in new)
             continue
         before = stored[record.id]
         if before is None:
-            rows.extend(new)
+            rows.extend(row(record, entry) for entry in new)
             continue
-        old = parts(before)
+        old = getattr(before, parts)
         if new == old:
             continue
         if additive:
-            # By value, in a set: comparing each row with every other grew with the square of
-            # an item's updates. (Every value of a child row is hashable.)
-            had = {tuple(row.values()) for row in old}
-            now = {tuple(row.values()) for row in new}
-            if had <= now:
-                rows.extend(row for row in new if tuple(row.values()) not in had)
+            extra = len(new) - len(old)
+            if extra > 0 and new[extra:] == old:  # new updates in front, or at the end
+                rows.extend(row(record, entry) for entry in new[:extra])
+                continue
+            if extra > 0 and new[: len(old)] == old:
+                rows.extend(row(record, entry) for entry in new[len(old) :])
+                continue
+            # Else by value, in a set: comparing each entry with every other grew with the
+            # square of an item's updates. (Entries are dicts of hashable values.)
+            had = {tuple(entry.values()) for entry in old}
+            if had <= {tuple(entry.values()) for entry in new}:
+                rows.extend(row(record, e) for e in new if tuple(e.values()) not in had)
                 continue
         replace.append(record.id)
-        rows.extend(new)
+        rows.extend(row(record, entry) for entry in new)
     return replace, rows
 
 
@@ -400,19 +408,15 @@ def save_events(
     if not changed:
         return
     agency_links = _changed_parts(
-        changed,
-        stored,
-        lambda r: [{"event_id": r.id, "agency_id": a[0]} for a in r.agencies],
+        changed, stored, "agencies", lambda r, a: {"event_id": r.id, "agency_id": a[0]}
     )
     program_links = _changed_parts(
-        changed,
-        stored,
-        lambda r: [{"event_id": r.id, "program_id": p[0]} for p in r.programs],
+        changed, stored, "programs", lambda r, p: {"event_id": r.id, "program_id": p[0]}
     )
     updates = _changed_parts(
-        changed, stored, lambda r: [dict(u, event_id=r.id) for u in r.updates], additive=True
+        changed, stored, "updates", lambda r, u: dict(u, event_id=r.id), additive=True
     )
-    videos = _changed_parts(changed, stored, lambda r: [dict(v, event_id=r.id) for v in r.videos])
+    videos = _changed_parts(changed, stored, "videos", lambda r, v: dict(v, event_id=r.id))
     types = _new_names(
         changed,
         stored,
@@ -664,17 +668,19 @@ def save_launches(
     if not changed:
         return
     program_links = _changed_parts(
-        changed,
-        stored,
-        lambda r: [{"launch_id": r.id, "program_id": p[0]} for p in r.programs],
+        changed, stored, "programs", lambda r, p: {"launch_id": r.id, "program_id": p[0]}
     )
     videos = _changed_parts(
         changed,
         stored,
-        lambda r: [
-            {"launch_id": r.id, "url": url, "priority": priority, "start_time": start, "live": live}
-            for url, priority, start, live in r.videos
-        ],
+        "videos",
+        lambda r, v: {
+            "launch_id": r.id,
+            "url": v[0],
+            "priority": v[1],
+            "start_time": v[2],
+            "live": v[3],
+        },
     )
     providers = _new_names(
         changed,
