@@ -335,17 +335,37 @@ def enqueue_deliveries(*, session: Session, rows: list[dict[str, Any]]) -> int:
     inserted = _insert_deliveries(session, columns)
     if len(inserted) < len(rows) and payload_ids:
         _drop_unused_payloads(session, payload_ids)
-    served = {row["dedupe_key"]: row.get("subscription_ids") or () for row in rows}
-    delivery_ids: list[int] = []
-    subscription_ids: list[int] = []
-    for delivery_id, key in inserted:
-        for sub_id in dict.fromkeys(served.get(key, ())):
-            delivery_ids.append(delivery_id)
-            subscription_ids.append(sub_id)
+    delivery_ids, subscription_ids = _link_pairs(inserted, rows)
     if delivery_ids:
         # Fresh delivery ids: no link can exist yet.
         _insert_links(session, delivery_ids, subscription_ids)
     return len(inserted)
+
+
+def _link_pairs(
+    inserted: list[tuple[int, str]], rows: list[dict[str, Any]]
+) -> tuple[list[int], list[int]]:
+    """Return (delivery id, subscription id) pairs for the rows that went in, as two lists."""
+    delivery_ids: list[int] = []
+    subscription_ids: list[int] = []
+    if len(inserted) == len(rows):  # usually every row, in the order given: no key lookup
+        for (delivery_id, key), row in zip(inserted, rows, strict=True):
+            if key != row["dedupe_key"]:
+                delivery_ids.clear()
+                subscription_ids.clear()
+                break
+            served = row.get("subscription_ids") or ()
+            for sub_id in served if len(served) < 2 else dict.fromkeys(served):
+                delivery_ids.append(delivery_id)
+                subscription_ids.append(sub_id)
+        else:
+            return delivery_ids, subscription_ids
+    by_key = {row["dedupe_key"]: row.get("subscription_ids") or () for row in rows}
+    for delivery_id, key in inserted:
+        for sub_id in dict.fromkeys(by_key.get(key, ())):
+            delivery_ids.append(delivery_id)
+            subscription_ids.append(sub_id)
+    return delivery_ids, subscription_ids
 
 
 def _insert_links(session: Session, delivery_ids: list[int], subscription_ids: list[int]) -> None:
