@@ -411,6 +411,23 @@ class Syncer:
             record.announced_date = old.date
             record.announced_precision = old.date_precision.name if old.date_precision else None
 
+    @staticmethod
+    def _only_seen(
+        ids: list[str],
+        records: dict[str, Record],
+        previous: dict[str, Record | None],
+        stored: dict[str, queries.StoredItem],
+        found: dict[str, list[Alert]],
+    ) -> bool:
+        """Return whether every item is stored exactly so, with no alert and no date to note."""
+        for item_id in ids:
+            before = previous[item_id]
+            if found[item_id] or before is None:
+                return False
+            if before.snapshot_json != records[item_id].snapshot_json:
+                return False
+        return not _announced([records[i] for i in ids], stored)
+
     def _store(
         self,
         session: Session,
@@ -448,6 +465,10 @@ class Syncer:
         ids = list(records)
         if not ids:
             return [], 0
+        if self._only_seen(ids, records, previous, stored, found):
+            # Nothing but ``seen_at`` to write (an idle poll): no value the store could
+            # refuse, so no SAVEPOINT to set aside a poison item.
+            return ids, write(ids)
         try:
             with savepoint(session):
                 return ids, write(ids)
