@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Table,
     Text,
     bindparam,
@@ -134,7 +135,14 @@ def _delete_in_statement(model: Any, column: str) -> Any:
     return delete(table).where(table.c[column].in_(bindparam("ids", expanding=True)))
 
 
-def _dialect_name(session: Session) -> str:
+# What the few per-request statements (a poll's attempt, the LL2 hour record) run on: a
+# session, or a bare connection, which spares the ORM session's set-up and commit.
+Executor = Session | Connection
+
+
+def _dialect_name(session: Executor) -> str:
+    if isinstance(session, Connection):
+        return session.dialect.name
     return session.get_bind().dialect.name
 
 
@@ -150,7 +158,7 @@ def _runs(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return runs
 
 
-def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> int:
+def _insert_ignore(session: Executor, model: Any, rows: list[dict[str, Any]]) -> int:
     """Insert rows, skipping those that violate a unique constraint; return how many went in."""
     if not rows:
         return 0
@@ -161,7 +169,7 @@ def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]]) -> 
 
 
 def _upsert(
-    session: Session,
+    session: Executor,
     model: Any,
     rows: list[dict[str, Any]],
     keys: list[str],
@@ -1005,7 +1013,7 @@ def _attempt_statement(with_error: bool) -> Any:
 
 
 def note_sync_attempt(
-    *, session: Session, feed: str, now: datetime, error: str | None = None
+    *, session: Executor, feed: str, now: datetime, error: str | None = None
 ) -> tuple[bool, datetime | None]:
     """Note a poll attempt of ``feed`` (and an error to show, if any); return (seeded, watermark).
 
@@ -1015,7 +1023,8 @@ def note_sync_attempt(
     params = {"state_feed": feed, "now": now, "error": error}
     found = session.execute(statement, params).first()
     if found is None:
-        sync_state(session=session, feed=feed)  # the feed's first poll: create its row
+        # The feed's first poll: create its row (insert-or-nothing, as sync_state does).
+        _insert_ignore(session, SyncState, [{"feed": feed, "seeded": False}])
         found = session.execute(statement, params).one()
     return bool(found[0]), found[1]
 
@@ -1090,7 +1099,7 @@ def load_budget(*, session: Session, name: str = "ll2") -> BudgetValues | None:
 
 
 def save_budget(
-    *, session: Session, values: BudgetValues, now: datetime, name: str = "ll2"
+    *, session: Executor, values: BudgetValues, now: datetime, name: str = "ll2"
 ) -> None:
     """Replace the saved record of budget ``name``."""
     row = {

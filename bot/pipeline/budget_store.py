@@ -39,8 +39,9 @@ class StoredBudget:
         values = queries.BudgetValues(
             sent=list(record.sent), blocked_until=record.blocked_until, per_hour=record.per_hour
         )
-        with session_scope(self.engine) as session:
-            queries.save_budget(session=session, values=values, now=self.clock(), name=self.name)
+        # Before every LL2 request: a bare connection's transaction, not an ORM session's.
+        with self.engine.begin() as connection:
+            queries.save_budget(session=connection, values=values, now=self.clock(), name=self.name)
 
 
 def stored_budget(engine: Engine, settings: LL2Settings, *, clock: Clock = utcnow) -> RequestBudget:

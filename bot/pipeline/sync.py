@@ -548,9 +548,10 @@ class Syncer:
 
     def _state(self) -> tuple[bool, datetime | None]:
         problem = self.check_store()
-        with session_scope(self.engine) as session:
+        # Every poll starts here, idle ones too: a bare connection's transaction.
+        with self.engine.begin() as connection:
             return queries.note_sync_attempt(
-                session=session, feed=self.feed, now=self.clock(), error=problem
+                session=connection, feed=self.feed, now=self.clock(), error=problem
             )
 
     async def sync(self) -> SyncReport:
