@@ -44,6 +44,7 @@ from bot.devtools.ll2_emulator import LL2Emulator, parse_ll2_datetime, synthetic
 from bot.devtools.pgschema import postgres_schema
 from bot.ll2.client import EventFilters, LL2Client
 from bot.ll2.parse import parse_items
+from bot.pipeline.budget_store import stored_budget
 from bot.pipeline.sync import Syncer
 from storage import outbox, queries
 from storage.db import make_engine, session_scope, upgrade
@@ -150,7 +151,9 @@ async def measure_backend(label: str, url: str, *, rounds: int) -> list[Figure]:
     enqueued: list[int] = []
     with threaded as emulator:
         settings = client_config(emulator)
-        async with LL2Client(settings.ll2) as client:
+        # As ``tminus run``: the hour record is saved in the store before every request.
+        budget = stored_budget(engine, settings.ll2)
+        async with LL2Client(settings.ll2, budget=budget) as client:
             syncer = Syncer(client=client, engine=engine, alerts=config.alerts)
             await syncer.sync()  # warm up: connection pool, statement caches
             for r in range(rounds + 1):
@@ -185,7 +188,7 @@ async def measure_backend(label: str, url: str, *, rounds: int) -> list[Figure]:
                 apply_cpu.append(applied * 1000)
                 stages.append(dict(watch.cpu))
                 enqueued.append(count)
-            idle_cpu, idle_wall, idle_requests = await _idle_polls(syncer, emulator, rounds)
+            idle_cpu, idle_wall, idle_requests = await _idle_polls(syncer, emulator, 25)
     engine.dispose()
     stage_ms = {k: statistics.median(s.get(k, 0.0) for s in stages) * 1000 for k in stages[0]}
     breakdown = ", ".join(
@@ -239,7 +242,8 @@ async def measure_backend(label: str, url: str, *, rounds: int) -> list[Figure]:
             f"{IDLE_TARGET_MS:.0f} ms (issue 13)",
             goal="max",
             target=1.0,
-            note=f"{idle_requests:.0f} LL2 request per poll; "
+            note=f"median of {len(idle_cpu)}; {idle_requests:.0f} LL2 request per poll, "
+            f"its hour record saved in the store first; "
             f"wall {statistics.median(idle_wall):.1f} ms",
         ),
     ]
@@ -288,10 +292,13 @@ async def idle_poll_big(workdir: Path, *, quick: bool) -> Figure:
     config = load_config(None, env={})
     with threaded as emulator:
         settings = client_config(emulator)
-        async with LL2Client(settings.ll2) as client:
+        budget = stored_budget(engine, settings.ll2)
+        async with LL2Client(settings.ll2, budget=budget) as client:
             syncer = Syncer(client=client, engine=engine, alerts=config.alerts)
             await syncer.sync()
-            cpu, wall, requests = await _idle_polls(syncer, emulator, 5)
+            # Each poll waits ~30 ms for the emulator to filter 10,000 events: 25 of them
+            # (not 5) for a median that a slow first poll or a noisy neighbour does not move.
+            cpu, wall, requests = await _idle_polls(syncer, emulator, 25)
     with session_scope(engine) as session:
         events = queries.count_events(session=session)
     engine.dispose()
@@ -304,7 +311,8 @@ async def idle_poll_big(workdir: Path, *, quick: bool) -> Figure:
         f"{IDLE_TARGET_MS:.0f} ms (issue 13)",
         goal="max",
         target=1.0,
-        note=f"{requests:.0f} LL2 request per poll; wall {statistics.median(wall):.1f} ms",
+        note=f"median of {len(cpu)}; {requests:.0f} LL2 request per poll, its hour record "
+        f"saved in the store first; wall {statistics.median(wall):.1f} ms",
     )
 
 
