@@ -144,6 +144,36 @@ def load_items(
     return loader(session, item_ids) if loader is not None else {}
 
 
+# The history key holding a digest of the item state a card shows. LL2's last_updated has
+# whole seconds: two changes in one second (live, then an update) share a version, and
+# only the digest tells the card is behind.
+SHOWN = "shown"
+
+
+def shown_state(item: Item) -> str:
+    """Return a digest of an item's state, as a card records what it shows."""
+    return hashlib.blake2b(item.model_dump_json().encode(), digest_size=8).hexdigest()
+
+
+def behind(
+    card_version: datetime | None,
+    card_history: dict[str, Any] | None,
+    version: datetime,
+    digest: Callable[[], str],
+) -> bool:
+    """Return whether a card showing (``card_version``, its history) is older than ``item``.
+
+    A newer version is newer; the same version is newer only when the card recorded a digest
+    of what it shows and the item's differs (cards written before digests keep their state).
+    """
+    if card_version is None or version > card_version:
+        return True
+    if version < card_version:
+        return False
+    recorded = (card_history or {}).get(SHOWN)
+    return recorded is not None and recorded != digest()
+
+
 def card_nonce(channel_id: int, feed: str, item_id: str, generation: int) -> str:
     """Return the creation nonce of a card (a fresh one for each re-creation)."""
     key = f"card:{channel_id}:{feed}:{item_id}:{generation}"
@@ -269,6 +299,20 @@ class CardKeeper:
             with session_scope(self.engine) as session:
                 queries.release_card(session=session, card_id=card_id)
 
+    # The store is asked in a worker thread: a commit must not hold the event loop, where
+    # the pacer releases requests (SQLite needs no claims: no thread hop for nothing).
+
+    async def _claimed(self, card_id: int) -> bool:
+        return await asyncio.to_thread(self._claim, card_id) if self.claims else True
+
+    async def _released(self, card_id: int) -> None:
+        if self.claims:
+            await asyncio.to_thread(self._release, card_id)
+
+    def _record(self, written: Written) -> None:
+        with session_scope(self.engine) as session:
+            written.record(session, self.clock())
+
     # --- writing one card ----------------------------------------------------------------------
 
     async def _write(self, card: CardMessage, version: datetime, item: Item) -> Written:
@@ -278,6 +322,7 @@ class CardKeeper:
         history = advance(CardHistory.from_json(card.history), item)
         payload = render_card(item, history, now=now)
         done = phase(item, history, now=now) in FINAL_PHASES
+        shown = shown_state(item)
         generation = card.generation
         if card.message_id is not None:
             try:
@@ -286,7 +331,12 @@ class CardKeeper:
                 )
                 self.edits += 1
                 return Written(
-                    card.id, card.message_id, version, history.to_json(), done, generation
+                    card.id,
+                    card.message_id,
+                    version,
+                    {**history.to_json(), SHOWN: shown},
+                    done,
+                    generation,
                 )
             except CardGone:
                 log.info(
@@ -315,7 +365,9 @@ class CardKeeper:
             raise
         self.creations += 1
         crashpoint("after_card_create")
-        return Written(card.id, message_id, version, history.to_json(), done, generation)
+        return Written(
+            card.id, message_id, version, {**history.to_json(), SHOWN: shown}, done, generation
+        )
 
     async def ensure_card(self, delivery: Delivery) -> tuple[int, Written | None]:
         """Return the card message of a delivery's item, creating the card if need be.
@@ -323,6 +375,26 @@ class CardKeeper:
         When it was just created, the :class:`Written` to record comes back too, for the
         caller to record in the transaction that marks the delivery sent.
         """
+        card, states = await asyncio.to_thread(self._slot, delivery)
+        if states is None:
+            assert card.message_id is not None
+            return card.message_id, None
+        if delivery.item_id not in states:
+            raise LookupError(f"{delivery.feed} {delivery.item_id} is not in the store")
+        assert card.id is not None
+        if not await self._claimed(card.id):
+            raise TimeoutError("another process is creating this card")
+        try:
+            version, item = states[delivery.item_id]
+            written = await self._write(card, version, item)
+        finally:
+            await self._released(card.id)
+        return written.message_id, written
+
+    def _slot(
+        self, delivery: Delivery
+    ) -> tuple[CardMessage, dict[str, tuple[datetime, Item]] | None]:
+        """Return the delivery's card row, and its item's state when the card is still to make."""
         assert delivery.channel_id is not None
         with session_scope(self.engine) as session:
             card = queries.card_slot(
@@ -335,20 +407,9 @@ class CardKeeper:
             )
             session.expunge(card)
             if card.message_id is not None:
-                return card.message_id, None
+                return card, None
             # Only a card still to be made needs its item (parsing a snapshot is not free).
-            states = load_items(session, delivery.feed, [delivery.item_id])
-        if delivery.item_id not in states:
-            raise LookupError(f"{delivery.feed} {delivery.item_id} is not in the store")
-        assert card.id is not None
-        if not self._claim(card.id):
-            raise TimeoutError("another process is creating this card")
-        try:
-            version, item = states[delivery.item_id]
-            written = await self._write(card, version, item)
-        finally:
-            self._release(card.id)
-        return written.message_id, written
+            return card, load_items(session, delivery.feed, [delivery.item_id])
 
     # --- keeping cards up to date --------------------------------------------------------------
 
@@ -385,15 +446,22 @@ class CardKeeper:
                     states[(feed, item_id)] = state
         now = self.clock()
         stale = []
+        digests: dict[tuple[str, str], str] = {}  # open cards share items: one digest each
         for card in cards:
             found = states.get((card.feed, card.item_id))
             if found is None:
                 continue
             version, item = found
+            where = (card.feed, card.item_id)
+
+            def digest(where: tuple[str, str] = where, item: Item = item) -> str:
+                if where not in digests:
+                    digests[where] = shown_state(item)
+                return digests[where]
+
             history = CardHistory.from_json(card.history)
             if (
-                card.version is None
-                or version > card.version
+                behind(card.version, card.history, version, digest)
                 # Time alone can end an event (its time well past): show the outcome once.
                 or phase(item, history, now=now) in FINAL_PHASES
                 or start_due(item, history, now=now)
@@ -403,7 +471,7 @@ class CardKeeper:
 
     async def refresh(self) -> int:
         """Edit every stale card once to its item's current state; return how many were."""
-        stale = self._stale()
+        stale = await asyncio.to_thread(self._stale)
         if not stale:
             return 0
         semaphore = asyncio.Semaphore(self.concurrency)
@@ -415,7 +483,7 @@ class CardKeeper:
             nonlocal done
             assert card.id is not None
             async with semaphore:
-                if not self._claim(card.id):
+                if not await self._claimed(card.id):
                     return
                 try:
                     if await self._bring_up_to_date(card.id, version, item, subs):
@@ -423,7 +491,7 @@ class CardKeeper:
                 except Exception as exc:
                     await self._failed(card, exc)
                 finally:
-                    self._release(card.id)
+                    await self._released(card.id)
 
         await asyncio.gather(*(one(*entry) for entry in stale))
         return done
@@ -436,25 +504,21 @@ class CardKeeper:
         Returns whether the card was edited.
         """
         # Re-read under the claim: another process may have written it already.
-        with session_scope(self.engine) as session:
-            fresh = session.get(CardMessage, card_id)
-            if fresh is None or fresh.message_id is None or fresh.done:
-                return False
-            session.expunge(fresh)
+        fresh = await asyncio.to_thread(self._fresh, card_id)
+        if fresh is None:
+            return False
         if fresh.version is not None and fresh.version > version:
             return False  # a newer state is on the card: an older one never replaces it
         now = self.clock()
         history = CardHistory.from_json(fresh.history)
         edit = (
-            fresh.version is None
-            or version > fresh.version
+            behind(fresh.version, fresh.history, version, lambda: shown_state(item))
             or phase(item, history, now=now) in FINAL_PHASES
         )
         if edit:
             written = await self._write(fresh, version, item)
             crashpoint("after_card_edit")
-            with session_scope(self.engine) as session:
-                written.record(session, self.clock())
+            await asyncio.to_thread(self._record, written)
         else:
             assert fresh.id is not None and fresh.message_id is not None
             written = Written(
@@ -470,9 +534,17 @@ class CardKeeper:
             await self._start_ping(fresh, written.message_id, item, subs, as_utc(date))
             # Recorded after the ping: a crash in between resends it with the same nonce.
             written.history = {**written.history, "started": isoformat_z(as_utc(date))}
-            with session_scope(self.engine) as session:
-                written.record(session, self.clock())
+            await asyncio.to_thread(self._record, written)
         return edit
+
+    def _fresh(self, card_id: int) -> CardMessage | None:
+        """Return the card as stored now, or None when it has no message or is done."""
+        with session_scope(self.engine) as session:
+            fresh = session.get(CardMessage, card_id)
+            if fresh is None or fresh.message_id is None or fresh.done:
+                return None
+            session.expunge(fresh)
+            return fresh
 
     async def _start_ping(
         self,

@@ -203,8 +203,7 @@ class DeliveryWorker:
         if written is not None and is_loud(delivery):
             # The ping comes next: record the card first, so a crash before the ping cannot
             # lose the card's id (the ping's own nonce keeps it single).
-            with session_scope(self.engine) as session:
-                written.record(session, self.clock())
+            await asyncio.to_thread(self._record_card, written)
             written = None
         if len(cards) < len(serving):
             # Feed-style subscriptions of the same channel get the full message (one per
@@ -278,6 +277,10 @@ class DeliveryWorker:
             outbox.mark_sent(
                 session=session, delivery_id=delivery_id, now=sent_at, message_id=message_id
             )
+
+    def _record_card(self, written: Written) -> None:
+        with session_scope(self.engine) as session:
+            written.record(session, self.clock())
 
     def _record_retry(self, delivery_id: int, error: str, retry_at: datetime) -> None:
         with session_scope(self.engine) as session:

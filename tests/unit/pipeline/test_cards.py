@@ -324,3 +324,14 @@ def test_which_deliveries_ping_a_card_subscription() -> None:
     for status_id, loud in ((3, True), (4, True), (7, True), (1, False), (5, False)):
         payload = {"launch": {"status": {"id": status_id}}}
         assert is_loud(delivery("status", "s", payload)) is loud, status_id
+
+
+async def test_a_change_in_the_same_second_as_the_last_still_reaches_the_card(world: World) -> None:
+    """LL2's last_updated has whole seconds: live, then an update in that same second share
+    a version. The card records a digest of what it shows, so it is still edited, once."""
+    message_id = await world.create()
+    world.store(webcast_live=True)  # same last_updated (T0) as the state the card shows
+    assert await world.keeper.refresh() == 1
+    assert "LIVE" in world.discord.edit_history(message_id)[-1]
+    assert await world.keeper.refresh() == 0  # up to date: nothing more
+    assert world.patches() == 1
