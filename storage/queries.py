@@ -32,6 +32,7 @@ from storage.models import (
     AnnouncedDate,
     CardMessage,
     Delivery,
+    DeliveryPayload,
     DeliveryState,
     DeliverySubscription,
     EventAgency,
@@ -875,13 +876,20 @@ def get_guild_subscription(
 
 
 def _drop_orphans(session: Session) -> None:
-    """Delete pending deliveries that no longer serve any subscription (nothing to send to)."""
+    """Delete pending deliveries that no longer serve any subscription (nothing to send to),
+    and the shared payloads no delivery carries any more."""
     served = select(DeliverySubscription.delivery_id)
     session.exec(
         delete(Delivery).where(
             col(Delivery.state) == DeliveryState.PENDING.value, col(Delivery.id).not_in(served)
         )
     )
+    carried: Any = (
+        core_select(literal_column("1"))
+        .select_from(Delivery)
+        .where(col(Delivery.payload_id) == col(DeliveryPayload.id))
+    )
+    session.exec(delete(DeliveryPayload).where(~carried.exists()))
 
 
 def remove_subscription(*, session: Session, guild_id: int, subscription_id: int) -> bool:

@@ -18,7 +18,7 @@ from bot.core.kinds import webcast_live_alert
 from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_items
 from bot.pipeline.fanout import delivery_rows
-from storage import outbox
+from storage import outbox, queries
 from storage.db import session_scope
 from storage.models import Delivery, DeliveryPayload, Subscription
 from tests.conftest import T0
@@ -114,3 +114,25 @@ def test_a_payload_that_names_another_key_stays_on_its_row(engine: Engine) -> No
         due = outbox.due_deliveries(session=session, now=T0)
     assert [d.payload_id for d in due] == [None, None]
     assert [d.payload for d in due] == [row["payload"] for row in odd]
+
+
+def test_removing_subscriptions_leaves_no_payload_behind(engine: Engine) -> None:
+    """A removed subscription's pending deliveries go, and so do payloads nobody carries;
+    a payload still carried by another guild's delivery stays."""
+    subs = _subscriptions(engine, 30)
+    with session_scope(engine) as session:
+        outbox.enqueue_deliveries(session=session, rows=_alert_rows(subs))
+    assert _payload_count(engine) == 3
+    with session_scope(engine) as session:
+        queries.remove_guild(session=session, guild_id=101)  # role 701's whole set
+    assert _payload_count(engine) == 2
+    with session_scope(engine) as session:
+        for sub in subs:
+            if sub.guild_id == 100:
+                assert sub.id is not None
+                queries.remove_subscription(session=session, guild_id=100, subscription_id=sub.id)
+    assert _payload_count(engine) == 1
+    with session_scope(engine) as session:
+        left = session.exec(select(Delivery)).all()
+        assert {d.guild_id for d in left} == {102}
+        assert all(d.payload["message"] for d in left)  # the survivors still read whole
