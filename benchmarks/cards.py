@@ -15,7 +15,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from benchmarks.common import Figure, add_subscriptions, tminus_run, wait_for
+from benchmarks.common import Figure, add_subscriptions, settle_emulators, tminus_run, wait_for
 from bot.core.timeutil import utcnow
 from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel, RecordedRequest
 from bot.devtools.factories import make_event
@@ -105,6 +105,7 @@ async def run(*, quick: bool, workdir: Path) -> list[Figure]:
 
             # Phase 1: live. Each channel gets its card and a live ping replying to it.
             before = len(discord.requests)
+            settle_emulators()
             ll2.set_webcast_live(DOCKING, True)
             created = await wait_for(
                 lambda: all(len(discord.messages(c)) >= 2 for c in ids), size / 10 + 60, 0.01
@@ -118,6 +119,7 @@ async def run(*, quick: bool, workdir: Path) -> list[Figure]:
             cards = {c: int(discord.messages(c)[0]["id"]) for c in ids if discord.messages(c)}
             before = len(discord.requests)
             flipped = time.time()
+            settle_emulators()
             ll2.move_date(DOCKING, slipped)
 
             def edited() -> bool:

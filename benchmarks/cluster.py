@@ -29,7 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Figure, postgres_base_url, wait_for
+from benchmarks.common import Figure, postgres_base_url, settle_emulators, wait_for
 from bot.core.timeutil import utcnow
 from bot.devtools.cluster import (
     Fleet,
@@ -145,6 +145,7 @@ async def _measure(
 ) -> None:
     requests_before = len(discord.requests)
     flipped = time.time()
+    settle_emulators()
     ll2.set_webcast_live(DOCKING, True)
     waiting = set(channel_ids)
 

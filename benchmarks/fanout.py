@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlmodel import col
 
-from benchmarks.common import Figure, add_subscriptions, tminus_run, wait_for
+from benchmarks.common import Figure, add_subscriptions, settle_emulators, tminus_run, wait_for
 from bot.core.timeutil import utcnow
 from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel
 from bot.devtools.factories import make_event
@@ -127,6 +127,7 @@ async def _round(
     limited_before = discord.counters.total_429
     requests_before = len(discord.requests)
     flipped = time.time()
+    settle_emulators()
     ll2.set_webcast_live(event_id, True)
 
     waiting = set(ids)
