@@ -28,9 +28,11 @@ from storage.models import Delivery, Subscription
 
 log = logging.getLogger(__name__)
 
-# Channels claimed at a time: small enough that a fan-out spreads over every process,
-# large enough that one process alone keeps Discord's 50/s busy between claims.
-CLAIM_BATCH = 40
+# Channels claimed at a time: small enough that a big fan-out spreads over the processes,
+# large enough that the pause between claim rounds (release, claim, load what is due) comes
+# rarely: at 40, one process sending 300 channels alone ran at 0.70 of Discord's 50/s; at 100,
+# 0.89 (docs/benchmarks.md, cluster).
+CLAIM_BATCH = 100
 # Claim rounds per drain: a drain goes on while it finds channels to claim, but not forever.
 MAX_ROUNDS = 50
 
