@@ -115,13 +115,17 @@ async def test_metrics_move_as_an_alert_is_delivered_through_a_429(tmp_path: Pat
             await eventually(lambda: len(discord.messages(channel_id)) == 1)
 
             async def delivered() -> Samples:
-                # The post is recorded (and counted) just after Discord has it.
+                # The post is recorded (and counted) just after Discord has it. One scrape
+                # counts the pending depth in the store before it reads the counters, so a
+                # commit landing in between shows "sent" already and the old depth still:
+                # wait for the scrape that has both.
                 for _ in range(100):
                     found = await scrape(config)
-                    if found[("tminus_deliveries_total", (("outcome", "sent"),))] == 1:
+                    sent = found[("tminus_deliveries_total", (("outcome", "sent"),))]
+                    if sent == 1 and found[("tminus_deliveries_pending", ())] == 0:
                         return found
                     await asyncio.sleep(0.05)
-                raise AssertionError("the sent delivery was never counted")
+                raise AssertionError(f"the sent delivery was never counted: {found}")
 
             after = await delivered()
             assert discord.counters.total_429 == 1
