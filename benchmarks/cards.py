@@ -17,6 +17,7 @@ from pathlib import Path
 
 from benchmarks.common import Figure, add_subscriptions, settle_emulators, tminus_run, wait_for
 from bot.core.timeutil import utcnow
+from bot.devtools.cluster import busiest_second
 from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel, RecordedRequest
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
@@ -33,17 +34,6 @@ CHANNELS_PER_GUILD = 50  # tminus allows 50 subscriptions per guild
 DOCKING = 8801
 MESSAGES = "/channels/{channel_id}/messages"
 EDIT = "/channels/{channel_id}/messages/{message_id}"
-
-
-def busiest_second(times: list[float]) -> int:
-    """Return the most requests in any one-second window (sliding)."""
-    times = sorted(times)
-    most, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= 1.0:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def _rate(requests: list[RecordedRequest]) -> tuple[float, float]:

@@ -25,30 +25,29 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from benchmarks.common import Figure, postgres_base_url, settle_emulators, wait_for
-from bot.core.timeutil import utcnow
 from bot.devtools.cluster import (
+    DOCKING,
+    MESSAGES,
     Fleet,
     Store,
     busiest_second,
+    docking,
     fleet_of,
     guilds_over_shards,
     scraped_value,
     subscribe_channels,
     until,
 )
-from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel
-from bot.devtools.factories import make_event
+from bot.devtools.cluster import discord_limits as limits
+from bot.devtools.discord_emulator import DiscordEmulator
 from bot.devtools.ll2_emulator import LL2Emulator
 from bot.devtools.pgschema import postgres_schema
 from storage.models import DeliveryState
 
 GLOBAL_PER_SECOND = 50
-BUCKET = (5, 5.0)  # messages per seconds, per channel
 LATENCY = 0.05
 CEILING = float(GLOBAL_PER_SECOND)  # messages/s: one request per message
 TARGET = 0.9  # issue 12: >= 0.9 of the 50/s ceiling
@@ -56,8 +55,6 @@ SHARDS = 3
 GUILDS = 12
 CHANNELS_PER_GUILD = 25
 CHANNELS = GUILDS * CHANNELS_PER_GUILD
-DOCKING = 7401
-MESSAGES = "/channels/{channel_id}/messages"
 BENCH = "cluster"
 
 
@@ -88,24 +85,6 @@ class Run:
     def rate(self) -> float:
         """Messages per second over the delivery window."""
         return self.posts_ok / self.window if self.posts_ok else 0.0
-
-
-def docking() -> dict[str, Any]:
-    """Return the LL2 event whose webcast goes live."""
-    now = utcnow().replace(microsecond=0)
-    return make_event(
-        DOCKING,
-        "Crew-15 Docking",
-        date=now + timedelta(hours=5),
-        last_updated=now - timedelta(days=1),
-    )
-
-
-def limits() -> RateLimitModel:
-    """Discord's global limit and per-channel message bucket."""
-    model = RateLimitModel(global_per_second=GLOBAL_PER_SECOND)
-    model.set_bucket("POST", MESSAGES, *BUCKET)
-    return model
 
 
 def _directory(path: Path) -> Path:

@@ -21,12 +21,15 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
 from bot.core.timeutil import utcnow
-from bot.devtools.discord_emulator import DiscordEmulator, Guild
+from bot.devtools.discord_emulator import DiscordEmulator, Guild, RateLimitModel
+from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
 from storage import cluster, outbox, queries
 from storage.db import make_engine, session_scope, upgrade
@@ -90,6 +93,28 @@ def subscribe_channels(
         return channel_ids
     finally:
         engine.dispose()
+
+
+DOCKING = 7401  # the LL2 event the cluster tests and benchmark alert on
+MESSAGES = "/channels/{channel_id}/messages"
+
+
+def docking() -> dict[str, Any]:
+    """Return the LL2 event whose webcast goes live (dated five hours ahead)."""
+    now = utcnow().replace(microsecond=0)
+    return make_event(
+        DOCKING,
+        "Crew-15 Docking",
+        date=now + timedelta(hours=5),
+        last_updated=now - timedelta(days=1),
+    )
+
+
+def discord_limits() -> RateLimitModel:
+    """Discord's global limit (50/s) and the per-channel message bucket (5 per 5 s)."""
+    model = RateLimitModel(global_per_second=50)
+    model.set_bucket("POST", MESSAGES, 5, 5.0)
+    return model
 
 
 def busiest_second(times: Sequence[float]) -> int:

@@ -9,49 +9,29 @@ which enforces Discord's global 50 requests/s; the lease period is 2 s.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.core.timeutil import utcnow
 from bot.devtools.cluster import (
+    DOCKING,
     LEASE_SECONDS,
+    MESSAGES,
     Store,
     busiest_second,
+    docking,
     fleet_of,
     guilds_over_shards,
     until,
 )
-from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel
-from bot.devtools.factories import make_event
+from bot.devtools.cluster import discord_limits as limits
+from bot.devtools.discord_emulator import DiscordEmulator
 from bot.devtools.ll2_emulator import LL2Emulator
 from tests.cluster.harness import needs_postgres, pg_store
 from tests.faults.bot import add_channel_subscriptions
 
 pytestmark = [pytest.mark.slow, needs_postgres]
-
-DOCKING = 7401
-MESSAGES = "/channels/{channel_id}/messages"
-
-
-def docking() -> dict[str, Any]:
-    """Return the LL2 event every test alerts on."""
-    now = utcnow().replace(microsecond=0)
-    return make_event(
-        DOCKING,
-        "Crew-15 Docking",
-        date=now + timedelta(hours=5),
-        last_updated=now - timedelta(days=1),
-    )
-
-
-def limits() -> RateLimitModel:
-    """Discord's global limit and per-channel message bucket."""
-    model = RateLimitModel(global_per_second=50)
-    model.set_bucket("POST", MESSAGES, 5, 5.0)
-    return model
 
 
 def subscribe(db_url: str, guilds: list[Any], kinds: list[str]) -> list[int]:

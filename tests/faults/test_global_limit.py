@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.timeutil import utcnow
+from bot.devtools.cluster import busiest_second
 from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
@@ -43,17 +44,6 @@ def stored_events(db_url: str) -> int:
             return queries.count_events(session=session)
     finally:
         engine.dispose()
-
-
-def busiest_second(times: list[float]) -> int:
-    """Return the most requests that fall in any one-second window (sliding, not bucketed)."""
-    times = sorted(times)
-    most, start = 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= 1.0:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def test_busiest_second_slides_rather_than_bucketing() -> None:
