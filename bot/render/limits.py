@@ -40,23 +40,34 @@ from bot.render.text import truncate, valid_url
 log = logging.getLogger(__name__)
 
 
+def _is_mapping(value: object) -> bool:
+    # Rendered payloads are plain dicts: skip the slower ABC check for them.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def embed_length(embed: Mapping[str, Any]) -> int:
     """Count the characters Discord adds up against the 6000 total for one embed."""
     total = 0
     for key in ("title", "description"):
-        if isinstance(embed.get(key), str):
-            total += len(embed[key])
+        value = embed.get(key)
+        if isinstance(value, str):
+            total += len(value)
     for key, inner in (("footer", "text"), ("author", "name")):
         part = embed.get(key)
-        if isinstance(part, Mapping) and isinstance(part.get(inner), str):
-            total += len(part[inner])
+        if part is not None and _is_mapping(part):
+            value = part.get(inner)
+            if isinstance(value, str):
+                total += len(value)
     fields = embed.get("fields")
     if isinstance(fields, list):
         for field in fields:
-            if isinstance(field, Mapping):
-                total += sum(
-                    len(field[k]) for k in ("name", "value") if isinstance(field.get(k), str)
-                )
+            if _is_mapping(field):
+                name = field.get("name")
+                if isinstance(name, str):
+                    total += len(name)
+                value = field.get("value")
+                if isinstance(value, str):
+                    total += len(value)
     return total
 
 
@@ -114,6 +125,19 @@ def _check_text(
         problems.append(f"{where}: must not be empty")
 
 
+def _text_ok(value: object, limit: int) -> bool:
+    """Return whether ``value`` is a plain string of 1…``limit`` characters, not all blank."""
+    # ``not value.strip()`` is ``not value or value.isspace()``, without the copy.
+    return type(value) is str and 0 < len(value) <= limit and not value.isspace()
+
+
+def _field_ok(field: Mapping[str, Any]) -> bool:
+    """Return whether a field's name and value pass (the common case: nothing to report)."""
+    return _text_ok(field.get("name"), FIELD_NAME_LIMIT) and _text_ok(
+        field.get("value"), FIELD_VALUE_LIMIT
+    )
+
+
 def _check_embed(i: int, embed: object, problems: list[str]) -> None:
     where = f"embeds[{i}]"
     if not isinstance(embed, Mapping):
@@ -164,6 +188,8 @@ def _check_embed(i: int, embed: object, problems: list[str]) -> None:
             if len(fields) > EMBED_FIELDS_LIMIT:
                 problems.append(f"{where}.fields: {len(fields)} > {EMBED_FIELDS_LIMIT}")
             for j, field in enumerate(fields):
+                if type(field) is dict and _field_ok(field):
+                    continue
                 at = f"{where}.fields[{j}]"
                 if not isinstance(field, Mapping):
                     problems.append(f"{at}: not an object")
@@ -221,9 +247,10 @@ def check_limits(payload: Mapping[str, Any]) -> list[str]:
         problems.append(f"embeds: {len(embeds)} > {EMBEDS_PER_MESSAGE}")
     for i, embed in enumerate(embeds):
         _check_embed(i, embed, problems)
-    combined = sum(embed_length(e) for e in embeds if isinstance(e, Mapping))
-    if len(embeds) > 1 and combined > EMBED_TOTAL_LIMIT:
-        problems.append(f"embeds: {combined} chars across embeds > {EMBED_TOTAL_LIMIT}")
+    if len(embeds) > 1:
+        combined = sum(embed_length(e) for e in embeds if isinstance(e, Mapping))
+        if combined > EMBED_TOTAL_LIMIT:
+            problems.append(f"embeds: {combined} chars across embeds > {EMBED_TOTAL_LIMIT}")
     components = payload.get("components")
     if components is not None:
         _check_components(components, problems)

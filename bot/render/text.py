@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from bot.render.payload import URL_LIMIT
@@ -16,6 +17,9 @@ ELLIPSIS = "…"
 ZWSP = "\u200b"
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Every character clean_text may change: control characters (\r among them), "@" and "<".
+# Text without any (most of it) only needs stripping.
+_UNCLEAN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff@<]")
 _MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
 _URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -26,6 +30,8 @@ def clean_text(text: str | None) -> str:
     """Return LL2 text made safe to show: no control characters, mentions defused, stripped."""
     if not text:
         return ""
+    if _UNCLEAN.search(text) is None:
+        return text.strip()
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub("", text)
     # allowed_mentions already stops pings (docs/architecture.md, invariant 6); this also
@@ -55,21 +61,28 @@ def valid_url(url: object, *, limit: int = URL_LIMIT) -> str | None:
     """Return ``url`` when it is a usable absolute http(s) URL within ``limit``, else None."""
     if not isinstance(url, str) or not url or len(url) > limit:
         return None
+    # The same few URLs (a webcast, an image, LL2's own record) come back on every render:
+    # the verdict on a plain string is remembered, bounded (issue 13).
+    usable = _usable_url(url) if type(url) is str else _usable_url.__wrapped__(url)
+    return url if usable else None
+
+
+@lru_cache(maxsize=4096)
+def _usable_url(url: str) -> bool:
+    """Return whether ``url`` (non-empty, within the length limit) is an absolute http(s) URL."""
     # RFC 3986 characters only: whitespace, control characters, quotes and angle brackets
     # would break Discord's validation or the markdown the URL is placed in.
     if not _URL_CHARS.fullmatch(url) or _BAD_PERCENT.search(url):
-        return None
+        return False
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises ValueError for a malformed port
     except ValueError:
-        return None
+        return False
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or not parts.hostname:
-        return None
+        return False
     # Brackets are only legal around an IPv6 host.
-    if any(c in part for part in (parts.path, parts.query, parts.fragment) for c in "[]"):
-        return None
-    return url
+    return not any(c in part for part in (parts.path, parts.query, parts.fragment) for c in "[]")
 
 
 def ll2_url(candidate: object, *, limit: int = URL_LIMIT) -> str | None:
