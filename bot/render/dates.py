@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from bot.core.items import DatePrecision, Event
@@ -38,8 +39,17 @@ def precision_class(precision: DatePrecision | None) -> tuple[PrecisionClass, in
     """Classify an LL2 ``date_precision``; the int is the quarter or half number if known."""
     if precision is None:
         return "exact", None
-    name = precision.name.strip().lower()
-    abbrev = (precision.abbrev or "").strip().upper()
+    name, abbrev = precision.name, precision.abbrev
+    if type(name) is str and (abbrev is None or type(abbrev) is str):
+        # LL2 has a dozen precisions: each (name, abbrev) is classified once.
+        return _classify(name, abbrev)
+    return _classify.__wrapped__(name, abbrev)
+
+
+@lru_cache(maxsize=256)
+def _classify(raw_name: str, raw_abbrev: str | None) -> tuple[PrecisionClass, int | None]:
+    name = raw_name.strip().lower()
+    abbrev = (raw_abbrev or "").strip().upper()
     if name in ("second", "minute", "hour") or abbrev in ("SEC", "MIN", "HR"):
         return "exact", None
     if "fiscal" in name or abbrev == "FY":

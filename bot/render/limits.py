@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from bot.render.payload import (
     ACTION_ROW_TYPE,
@@ -40,13 +40,18 @@ from bot.render.text import truncate, valid_url
 log = logging.getLogger(__name__)
 
 
-def _is_mapping(value: object) -> bool:
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
     # Rendered payloads are plain dicts: skip the slower ABC check for them.
     return type(value) is dict or isinstance(value, Mapping)
 
 
 def embed_length(embed: Mapping[str, Any]) -> int:
     """Count the characters Discord adds up against the 6000 total for one embed."""
+    return _head_length(embed) + _fields_length(embed.get("fields"))
+
+
+def _head_length(embed: Mapping[str, Any]) -> int:
+    """Count the title, description, footer text and author name."""
     total = 0
     for key in ("title", "description"):
         value = embed.get(key)
@@ -58,7 +63,12 @@ def embed_length(embed: Mapping[str, Any]) -> int:
             value = part.get(inner)
             if isinstance(value, str):
                 total += len(value)
-    fields = embed.get("fields")
+    return total
+
+
+def _fields_length(fields: object) -> int:
+    """Count the fields' names and values."""
+    total = 0
     if isinstance(fields, list):
         for field in fields:
             if _is_mapping(field):
@@ -107,46 +117,45 @@ def fit_embed(embed: EmbedDict) -> EmbedDict:
     return embed
 
 
-def _check_url(where: str, url: object, limit: int, problems: list[str]) -> None:
+# A problem is said at ``where`` + ``what`` ("embeds[0]" + ".title"): joined only when there
+# is one to say.
+
+
+def _check_url(where: str, what: str, url: object, limit: int, problems: list[str]) -> None:
     if valid_url(url, limit=limit) is None:
-        problems.append(f"{where}: not a valid http(s) URL of at most {limit} chars: {url!r:.80}")
+        problems.append(
+            f"{where}{what}: not a valid http(s) URL of at most {limit} chars: {url!r:.80}"
+        )
 
 
 def _check_text(
-    where: str, value: object, limit: int, problems: list[str], *, required: bool = False
+    where: str,
+    what: str,
+    value: object,
+    limit: int,
+    problems: list[str],
+    *,
+    required: bool = False,
 ) -> None:
     if value is None and not required:
         return
     if not isinstance(value, str):
-        problems.append(f"{where}: expected a string, got {type(value).__name__}")
+        problems.append(f"{where}{what}: expected a string, got {type(value).__name__}")
     elif len(value) > limit:
-        problems.append(f"{where}: {len(value)} chars > {limit}")
+        problems.append(f"{where}{what}: {len(value)} chars > {limit}")
     elif required and not value.strip():
-        problems.append(f"{where}: must not be empty")
-
-
-def _text_ok(value: object, limit: int) -> bool:
-    """Return whether ``value`` is a plain string of 1…``limit`` characters, not all blank."""
-    # ``not value.strip()`` is ``not value or value.isspace()``, without the copy.
-    return type(value) is str and 0 < len(value) <= limit and not value.isspace()
-
-
-def _field_ok(field: Mapping[str, Any]) -> bool:
-    """Return whether a field's name and value pass (the common case: nothing to report)."""
-    return _text_ok(field.get("name"), FIELD_NAME_LIMIT) and _text_ok(
-        field.get("value"), FIELD_VALUE_LIMIT
-    )
+        problems.append(f"{where}{what}: must not be empty")
 
 
 def _check_embed(i: int, embed: object, problems: list[str]) -> None:
     where = f"embeds[{i}]"
-    if not isinstance(embed, Mapping):
+    if not _is_mapping(embed):
         problems.append(f"{where}: not an object")
         return
-    _check_text(f"{where}.title", embed.get("title"), EMBED_TITLE_LIMIT, problems)
-    _check_text(f"{where}.description", embed.get("description"), EMBED_DESCRIPTION_LIMIT, problems)
+    _check_text(where, ".title", embed.get("title"), EMBED_TITLE_LIMIT, problems)
+    _check_text(where, ".description", embed.get("description"), EMBED_DESCRIPTION_LIMIT, problems)
     if embed.get("url") is not None:
-        _check_url(f"{where}.url", embed["url"], URL_LIMIT, problems)
+        _check_url(where, ".url", embed["url"], URL_LIMIT, problems)
     colour = embed.get("color")
     if colour is not None and (
         not isinstance(colour, int) or isinstance(colour, bool) or not 0 <= colour <= COLOUR_MAX
@@ -158,29 +167,31 @@ def _check_embed(i: int, embed: object, problems: list[str]) -> None:
             datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
         except ValueError:
             problems.append(f"{where}.timestamp: not ISO-8601: {timestamp!r:.40}")
-    for key in ("image", "thumbnail"):
+    for key, what in (("image", ".image.url"), ("thumbnail", ".thumbnail.url")):
         media = embed.get(key)
         if media is not None:
-            url = media.get("url") if isinstance(media, Mapping) else None
-            _check_url(f"{where}.{key}.url", url, URL_LIMIT, problems)
+            url = media.get("url") if _is_mapping(media) else None
+            _check_url(where, what, url, URL_LIMIT, problems)
     footer = embed.get("footer")
     if footer is not None:
-        if isinstance(footer, Mapping):
-            _check_text(f"{where}.footer.text", footer.get("text"), FOOTER_TEXT_LIMIT, problems)
+        if _is_mapping(footer):
+            _check_text(where, ".footer.text", footer.get("text"), FOOTER_TEXT_LIMIT, problems)
             if footer.get("icon_url") is not None:
-                _check_url(f"{where}.footer.icon_url", footer["icon_url"], URL_LIMIT, problems)
+                _check_url(where, ".footer.icon_url", footer["icon_url"], URL_LIMIT, problems)
         else:
             problems.append(f"{where}.footer: not an object")
     author = embed.get("author")
     if author is not None:
-        if isinstance(author, Mapping):
-            _check_text(f"{where}.author.name", author.get("name"), AUTHOR_NAME_LIMIT, problems)
-            for key in ("url", "icon_url"):
+        if _is_mapping(author):
+            _check_text(where, ".author.name", author.get("name"), AUTHOR_NAME_LIMIT, problems)
+            for key, what in (("url", ".author.url"), ("icon_url", ".author.icon_url")):
                 if author.get(key) is not None:
-                    _check_url(f"{where}.author.{key}", author[key], URL_LIMIT, problems)
+                    _check_url(where, what, author[key], URL_LIMIT, problems)
         else:
             problems.append(f"{where}.author: not an object")
     fields = embed.get("fields")
+    # The fields' characters, counted while checking them; None once one needs the full check.
+    counted: int | None = 0
     if fields is not None:
         if not isinstance(fields, list):
             problems.append(f"{where}.fields: not a list")
@@ -188,19 +199,33 @@ def _check_embed(i: int, embed: object, problems: list[str]) -> None:
             if len(fields) > EMBED_FIELDS_LIMIT:
                 problems.append(f"{where}.fields: {len(fields)} > {EMBED_FIELDS_LIMIT}")
             for j, field in enumerate(fields):
-                if type(field) is dict and _field_ok(field):
-                    continue
+                if type(field) is dict and counted is not None:
+                    # The common case, nothing to report: a name and a value, plain strings
+                    # of 1…limit characters, not all blank (``isspace`` is ``not strip()``
+                    # of a non-empty string, without the copy).
+                    name, value = field.get("name"), field.get("value")
+                    if (
+                        type(name) is str
+                        and type(value) is str
+                        and 0 < len(name) <= FIELD_NAME_LIMIT
+                        and 0 < len(value) <= FIELD_VALUE_LIMIT
+                        and not name.isspace()
+                        and not value.isspace()
+                    ):
+                        counted += len(name) + len(value)
+                        continue
+                counted = None
                 at = f"{where}.fields[{j}]"
-                if not isinstance(field, Mapping):
+                if not _is_mapping(field):
                     problems.append(f"{at}: not an object")
                     continue
                 _check_text(
-                    f"{at}.name", field.get("name"), FIELD_NAME_LIMIT, problems, required=True
+                    at, ".name", field.get("name"), FIELD_NAME_LIMIT, problems, required=True
                 )
                 _check_text(
-                    f"{at}.value", field.get("value"), FIELD_VALUE_LIMIT, problems, required=True
+                    at, ".value", field.get("value"), FIELD_VALUE_LIMIT, problems, required=True
                 )
-    total = embed_length(embed)
+    total = _head_length(embed) + (_fields_length(fields) if counted is None else counted)
     if total > EMBED_TOTAL_LIMIT:
         problems.append(f"{where}: {total} chars in total > {EMBED_TOTAL_LIMIT}")
 
@@ -213,7 +238,7 @@ def _check_components(components: object, problems: list[str]) -> None:
         problems.append(f"components: {len(components)} action rows > {ACTION_ROWS_LIMIT}")
     for i, row in enumerate(components):
         where = f"components[{i}]"
-        if not isinstance(row, Mapping) or row.get("type") != ACTION_ROW_TYPE:
+        if not _is_mapping(row) or row.get("type") != ACTION_ROW_TYPE:
             problems.append(f"{where}: not an action row")
             continue
         buttons = row.get("components")
@@ -222,12 +247,12 @@ def _check_components(components: object, problems: list[str]) -> None:
             continue
         for j, button in enumerate(buttons):
             at = f"{where}.components[{j}]"
-            if not isinstance(button, Mapping) or button.get("type") != BUTTON_TYPE:
+            if not _is_mapping(button) or button.get("type") != BUTTON_TYPE:
                 problems.append(f"{at}: not a button")
                 continue
-            _check_text(f"{at}.label", button.get("label"), BUTTON_LABEL_LIMIT, problems)
+            _check_text(at, ".label", button.get("label"), BUTTON_LABEL_LIMIT, problems)
             if button.get("style") == LINK_BUTTON_STYLE:
-                _check_url(f"{at}.url", button.get("url"), BUTTON_URL_LIMIT, problems)
+                _check_url(at, ".url", button.get("url"), BUTTON_URL_LIMIT, problems)
                 if button.get("custom_id") is not None:
                     problems.append(f"{at}: a link button cannot have a custom_id")
             if not button.get("label") and not button.get("emoji"):
@@ -238,7 +263,7 @@ def check_limits(payload: Mapping[str, Any]) -> list[str]:
     """Return every way ``payload`` breaks Discord's message limits (empty when it is valid)."""
     problems: list[str] = []
     content = payload.get("content")
-    _check_text("content", content, CONTENT_LIMIT, problems)
+    _check_text("content", "", content, CONTENT_LIMIT, problems)
     embeds = payload.get("embeds") or []
     if not isinstance(embeds, list):
         problems.append("embeds: not a list")
@@ -248,7 +273,7 @@ def check_limits(payload: Mapping[str, Any]) -> list[str]:
     for i, embed in enumerate(embeds):
         _check_embed(i, embed, problems)
     if len(embeds) > 1:
-        combined = sum(embed_length(e) for e in embeds if isinstance(e, Mapping))
+        combined = sum(embed_length(e) for e in embeds if _is_mapping(e))
         if combined > EMBED_TOTAL_LIMIT:
             problems.append(f"embeds: {combined} chars across embeds > {EMBED_TOTAL_LIMIT}")
     components = payload.get("components")
@@ -256,7 +281,7 @@ def check_limits(payload: Mapping[str, Any]) -> list[str]:
         _check_components(components, problems)
     mentions = payload.get("allowed_mentions")
     if mentions is not None:
-        if not isinstance(mentions, Mapping):
+        if not _is_mapping(mentions):
             problems.append("allowed_mentions: not an object")
         else:
             parse = mentions.get("parse") or []

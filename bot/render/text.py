@@ -41,8 +41,20 @@ def clean_text(text: str | None) -> str:
     return text.strip()
 
 
+# Names, agencies, places and publishers recur across items and polls (issue 13): short
+# ones are cleaned once, a bounded number remembered.
+_REMEMBERED_LINE = 256
+
+
 def one_line(text: str | None) -> str:
     """Return cleaned LL2 text folded onto one line."""
+    if type(text) is str and len(text) <= _REMEMBERED_LINE:
+        return _one_line(text)
+    return " ".join(clean_text(text).split())
+
+
+@lru_cache(maxsize=4096)
+def _one_line(text: str) -> str:
     return " ".join(clean_text(text).split())
 
 

@@ -8,14 +8,14 @@ checked without building their problem messages.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.render import check_limits, clean_text, valid_url
-from bot.render.limits import _text_ok
+from bot.render import check_limits, clean_text, embed_length, valid_url
 from bot.render.payload import BUTTON_URL_LIMIT, URL_LIMIT
 from bot.render.text import ZWSP, ll2_url, one_line
 from tests.strategies import HOSTILE_TEXT, WEIRD_URLS, texts, urls
@@ -102,6 +102,27 @@ def test_clean_text_cleans_as_before(text: str | None) -> None:
     assert one_line(text) == " ".join(reference_clean_text(text).split())
 
 
+class _Map(Mapping[str, Any]):
+    """A read-only mapping that is not a dict: checked the long way."""
+
+    def __init__(self, **items: Any) -> None:
+        self._items = items
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _reference_field_problems(value: Any, limit: int) -> bool:
+    """Whether the check before issue 13 found a problem with a field's name or value."""
+    return not isinstance(value, str) or len(value) > limit or not value.strip()
+
+
 @PROPERTY
 @given(
     value=st.one_of(
@@ -110,13 +131,23 @@ def test_clean_text_cleans_as_before(text: str | None) -> None:
         st.integers(),
         st.just(" \u2003\n"),
         st.builds(lambda n, c: c * n, st.integers(250, 1030), st.sampled_from(["a", " ", "é"])),
-    )
+        st.builds(_Str, st.text()),
+    ),
+    mapping=st.sampled_from([dict, _Map]),
+    others=st.integers(0, 30),
 )
-def test_a_field_text_passes_the_quick_check_only_when_check_limits_finds_nothing(
-    value: Any,
+def test_fields_checked_quickly_report_and_count_as_before(
+    value: Any, mapping: type, others: int
 ) -> None:
-    """The quick check of a field's name and value agrees with the full check's problems."""
+    """A field's problems, and the embed's total, are the same by the quick and long path."""
     for limit, key in ((256, "name"), (1024, "value")):
-        field = {"name": "n", "value": "v", key: value}
-        payload = {"content": "", "embeds": [{"fields": [field]}], "allowed_mentions": {}}
-        assert _text_ok(value, limit) == (check_limits(payload) == [])
+        field = mapping(**{"name": "n", "value": "v", key: value})
+        fine = [{"name": "f" * 10, "value": "v" * 200, "inline": False}] * others
+        embed = {"title": "t", "fields": [*fine, field]}
+        problems = check_limits({"content": "", "embeds": [embed], "allowed_mentions": {}})
+        bad_field = _reference_field_problems(value, limit)
+        assert any(f"fields[{others}]" in p for p in problems) == bad_field
+        total = 1 + 210 * others + 1 + (len(value) if isinstance(value, str) else 0)
+        assert any("in total" in p for p in problems) == (total > 6000)
+        assert embed_length(embed) == total
+        assert len(problems) == bad_field + (total > 6000) + (others + 1 > 25)
