@@ -56,7 +56,19 @@ def reference_valid_url(url: object, *, limit: int = URL_LIMIT) -> str | None:
     return url
 
 
+_BUILT_URLS = st.builds(
+    "".join,
+    st.tuples(
+        st.sampled_from(["https", "http", "HTTPS", "hTtP", "ftp", "https:", "http s", ""]),
+        st.sampled_from(["://", ":/", ":", "://user@", ":///", "//"]),
+        st.text(alphabet="aZ09.-_~:@[]%!$&'()*+,;= ", max_size=12),
+        st.sampled_from(["", ":", ":80", ":99999", ":x", "]"]),
+        st.text(alphabet="aZ09/?#%[]:@.-_~!$&'()*+,;=\t\"<>^` é", max_size=20),
+    ),
+)
+
 _URLISH = st.one_of(
+    _BUILT_URLS,
     urls(),
     texts(),
     st.text(alphabet="htps:/[]@%:0123456789abcdefAZ.?#()-_ ", max_size=40),
