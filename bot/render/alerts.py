@@ -10,20 +10,22 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from bot.core.alerts import Alert
-from bot.core.items import DatePrecision, Event, EventUpdate
+from bot.core.items import DatePrecision, Event, EventUpdate, VideoLink
 from bot.core.kinds import Markup
 from bot.core.launches import Launch
 from bot.render.dates import discord_date, lead_text
 from bot.render.embeds import (
+    Webcasts,
     base_embed,
     event_fields,
     field,
     render_buttons,
     set_fields,
     update_text,
+    usable_webcasts,
     webcast_lines,
 )
-from bot.render.launches import launch_base_embed, launch_buttons, launch_fields
+from bot.render.launches import best_streams, launch_base_embed, launch_buttons, launch_fields
 from bot.render.limits import fit_embed, guarded
 from bot.render.payload import (
     AUTHOR_NAME_LIMIT,
@@ -75,15 +77,28 @@ def bold_name(event: Event | Launch) -> str:
     return f"**{escape_markdown(name)}**"
 
 
-def alert_embed(alert: Alert) -> EmbedDict:
-    """Render an alert's embed: the kind's banner and fields, then the item's own."""
+def alert_embed(
+    alert: Alert,
+    *,
+    webcasts: Webcasts | None = None,
+    streams: Sequence[tuple[VideoLink, str]] | None = None,
+) -> EmbedDict:
+    """Render an alert's embed: the kind's banner and fields, then the item's own.
+
+    ``webcasts`` (an event's) or ``streams`` (a launch's) are the usable webcasts, when the
+    caller has them already.
+    """
     kind = alert.kind
     look = kind.look(alert, MARKUP)
     item: Event | Launch = alert.event
     if isinstance(item, Launch):
-        embed = launch_base_embed(item, colour=kind.colour, prefer_video=look.link_webcast)
+        embed = launch_base_embed(
+            item, colour=kind.colour, prefer_video=look.link_webcast, streams=streams
+        )
     else:
-        embed = base_embed(item, colour=kind.colour, prefer_video=look.link_webcast)
+        embed = base_embed(
+            item, colour=kind.colour, prefer_video=look.link_webcast, webcasts=webcasts
+        )
     author: EmbedAuthor = {"name": truncate(look.banner, AUTHOR_NAME_LIMIT)}
     icon = ll2_url(look.banner_icon)
     if icon:
@@ -111,14 +126,20 @@ def render_alert(alert: Alert, *, mention_role_ids: Iterable[int | None] = ()) -
     (docs/architecture.md, invariants 6 and 9).
     """
     roles = sorted({r for r in mention_role_ids if r is not None})
+    item = alert.event
+    # The title link and the buttons both come from the webcasts: found once.
+    if isinstance(item, Launch):
+        streams = best_streams(item)
+        embed = alert_embed(alert, streams=streams)
+        components = launch_buttons(item, streams=streams)
+    else:
+        webcasts = usable_webcasts(item)
+        embed = alert_embed(alert, webcasts=webcasts)
+        components = render_buttons(item, webcasts=webcasts)
     payload: MessagePayload = {
         "content": _content(alert.kind.content(alert, MARKUP), roles),
-        "embeds": [alert_embed(alert)],
-        "components": (
-            launch_buttons(alert.event)
-            if isinstance(alert.event, Launch)
-            else render_buttons(alert.event)
-        ),
+        "embeds": [embed],
+        "components": components,
         "allowed_mentions": allowed_mentions(roles),
     }
     return guarded(payload, what=f"{alert.kind.name} alert for event {alert.event.id}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -53,7 +53,10 @@ def video_label(video: VideoLink) -> str:
     return f"{source} ({language})" if language else source
 
 
-def _webcasts(event: Event | Launch) -> list[tuple[VideoLink | None, str]]:
+Webcasts = Sequence[tuple[VideoLink | None, str]]
+
+
+def usable_webcasts(event: Event | Launch) -> list[tuple[VideoLink | None, str]]:
     """Return ``(video, url)`` for every usable webcast link, best first, deduplicated."""
     seen: set[str] = set()
     found: list[tuple[VideoLink | None, str]] = []
@@ -81,10 +84,13 @@ def _button_label(video: VideoLink | None, url: str) -> str:
     return head + truncate(source, BUTTON_LABEL_LIMIT - len(head) - len(suffix)) + suffix
 
 
-def render_buttons(event: Event) -> list[ActionRow]:
-    """Return one action row of up to five webcast link buttons, best first (or none)."""
+def render_buttons(event: Event, *, webcasts: Webcasts | None = None) -> list[ActionRow]:
+    """Return one action row of up to five webcast link buttons, best first (or none).
+
+    ``webcasts`` is ``usable_webcasts(event)`` when the caller has it already.
+    """
     buttons: list[LinkButton] = []
-    for video, url in _webcasts(event):
+    for video, url in usable_webcasts(event) if webcasts is None else webcasts:
         if len(buttons) == BUTTONS_PER_ROW:
             break
         if valid_url(url, limit=BUTTON_URL_LIMIT) is None:
@@ -99,7 +105,7 @@ def render_buttons(event: Event) -> list[ActionRow]:
 def webcast_lines(event: Event | Launch) -> list[str]:
     """Return one markdown line per usable webcast: "🔴 [NASA (English)](url) · title"."""
     lines = []
-    for video, url in _webcasts(event):
+    for video, url in usable_webcasts(event):
         if video is None:
             lines.append(masked_link(urlsplit(url).hostname or "Webcast", url))
             continue
@@ -113,15 +119,17 @@ def webcast_lines(event: Event | Launch) -> list[str]:
     return lines
 
 
-def _title_url(event: Event, *, prefer_video: bool = False) -> str | None:
+def _title_url(
+    event: Event, *, prefer_video: bool = False, webcasts: Webcasts | None = None
+) -> str | None:
     """Pick the link behind the embed title: a page about the event, else LL2's own record."""
-    webcasts = [url for _, url in _webcasts(event)]
+    streams = [url for _, url in (usable_webcasts(event) if webcasts is None else webcasts)]
     candidates: list[str | None] = []
     if prefer_video:
-        candidates.extend(webcasts)
+        candidates.extend(streams)
     candidates.append(event.news_url)
     candidates.extend(event.info_urls)
-    candidates.extend(webcasts)
+    candidates.extend(streams)
     candidates.append(event.url)
     for candidate in candidates:
         url = ll2_url(candidate)
@@ -154,15 +162,20 @@ def event_fields(event: Event, *, with_date: bool = True) -> list[EmbedField | N
     ]
 
 
-def base_embed(event: Event, *, colour: int, prefer_video: bool = False) -> EmbedDict:
-    """Return the embed every view of an item starts from: title, link, text, image, footer."""
+def base_embed(
+    event: Event, *, colour: int, prefer_video: bool = False, webcasts: Webcasts | None = None
+) -> EmbedDict:
+    """Return the embed every view of an item starts from: title, link, text, image, footer.
+
+    ``webcasts`` is ``usable_webcasts(event)`` when the caller has it already.
+    """
     embed: EmbedDict = {
         "title": truncate(one_line(event.name) or f"Event #{event.id}", EMBED_TITLE_LIMIT),
         "color": colour,
         "footer": {"text": f"Launch Library 2 · event #{event.id}"},
         "timestamp": isoformat_z(event.last_updated),
     }
-    url = _title_url(event, prefer_video=prefer_video)
+    url = _title_url(event, prefer_video=prefer_video, webcasts=webcasts)
     if url:
         embed["url"] = url
     description = truncate(clean_text(event.description), EMBED_DESCRIPTION_LIMIT)

@@ -168,10 +168,15 @@ def _button_label(video: VideoLink, url: str) -> str:
     return head + truncate(_source(video, url), room) + suffix
 
 
-def launch_buttons(launch: Launch) -> list[ActionRow]:
-    """Return one action row of watch buttons for the best streams (up to five), or none."""
+def launch_buttons(
+    launch: Launch, *, streams: Sequence[tuple[VideoLink, str]] | None = None
+) -> list[ActionRow]:
+    """Return one action row of watch buttons for the best streams (up to five), or none.
+
+    ``streams`` is ``best_streams(launch)`` when the caller has it already.
+    """
     buttons: list[LinkButton] = []
-    for video, url in best_streams(launch):
+    for video, url in best_streams(launch) if streams is None else streams:
         if len(buttons) == BUTTONS_PER_ROW:
             break
         if valid_url(url, limit=BUTTON_URL_LIMIT) is None:
@@ -261,11 +266,13 @@ def launch_fields(
     ]
 
 
-def _title_url(launch: Launch, *, prefer_video: bool) -> str | None:
-    streams = [url for _, url in best_streams(launch)]
-    candidates: list[str | None] = list(streams) if prefer_video else []
+def _title_url(
+    launch: Launch, *, prefer_video: bool, streams: Sequence[tuple[VideoLink, str]] | None = None
+) -> str | None:
+    urls = [url for _, url in (best_streams(launch) if streams is None else streams)]
+    candidates: list[str | None] = list(urls) if prefer_video else []
     candidates.extend(launch.info_urls)
-    candidates.extend(streams)
+    candidates.extend(urls)
     candidates.append(launch.url)
     for candidate in candidates:
         url = ll2_url(candidate)
@@ -274,15 +281,24 @@ def _title_url(launch: Launch, *, prefer_video: bool) -> str | None:
     return None
 
 
-def launch_base_embed(launch: Launch, *, colour: int, prefer_video: bool = False) -> EmbedDict:
-    """Return the embed every view of a launch starts from: title, link, mission text, image."""
+def launch_base_embed(
+    launch: Launch,
+    *,
+    colour: int,
+    prefer_video: bool = False,
+    streams: Sequence[tuple[VideoLink, str]] | None = None,
+) -> EmbedDict:
+    """Return the embed every view of a launch starts from: title, link, mission text, image.
+
+    ``streams`` is ``best_streams(launch)`` when the caller has it already.
+    """
     embed: EmbedDict = {
         "title": truncate(one_line(launch.name) or f"Launch {launch.id}", EMBED_TITLE_LIMIT),
         "color": colour,
         "footer": {"text": f"Launch Library 2 · launch {launch.id}"},
         "timestamp": isoformat_z(launch.last_updated),
     }
-    url = _title_url(launch, prefer_video=prefer_video)
+    url = _title_url(launch, prefer_video=prefer_video, streams=streams)
     if url:
         embed["url"] = url
     mission = launch.mission.description if launch.mission else None
