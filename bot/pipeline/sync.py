@@ -33,7 +33,7 @@ from bot.core.timeutil import Clock, utcnow
 from bot.ll2.client import MAX_LIMIT, EventFilters, LaunchFilters, LL2Client
 from bot.ll2.pages import EventPage, LaunchPage
 from bot.pipeline.crashpoints import crashpoint
-from bot.pipeline.fanout import Subscribed, delivery_rows
+from bot.pipeline.fanout import delivery_batch, delivery_rows
 from storage import outbox, queries
 from storage.db import one_line, refused_by_store, savepoint, session_scope
 from storage.models import DeliveryState, Subscription
@@ -335,7 +335,7 @@ class Syncer:
                 self._carry_announced(record, old, before, alerts)
                 records[item_id] = record
             # Most polls produce no alert; only pages that do need the subscriptions loaded.
-            subs = outbox.alert_subscriptions(session=session) if any(found.values()) else []
+            subs = outbox.alert_subscriptions(session=session) if any(found.values()) else None
             kept, enqueued = self._store(session, records, previous, stored, found, subs, now)
             alerts = [a for item_id in kept for a in found[item_id]]
             if report is not None:
@@ -435,7 +435,7 @@ class Syncer:
         previous: dict[str, Record | None],
         stored: dict[str, queries.StoredItem],
         found: dict[str, list[Alert]],
-        subs: Sequence[Subscribed],
+        subs: outbox.Subscribers | None,
         now: datetime,
     ) -> tuple[list[str], int]:
         """Save events and enqueue their alerts; return the ids kept and the rows enqueued.
@@ -459,7 +459,10 @@ class Syncer:
                 events = [r for r in chosen if isinstance(r, queries.EventRecord)]
                 was = {r.id: cast(EventState, previous[str(r.id)]) for r in events}
                 queries.save_events(session=session, records=events, now=now, stored=was)
-            rows = delivery_rows([a for i in ids for a in found[i]], subs, now)
+            alerts = [a for i in ids for a in found[i]]
+            if not alerts or subs is None:
+                return 0
+            rows = delivery_batch(alerts, subs, now)
             return outbox.enqueue_deliveries(session=session, rows=rows)
 
         ids = list(records)
