@@ -117,10 +117,8 @@ def fit_embed(embed: EmbedDict) -> EmbedDict:
     return embed
 
 
-# A problem is said at ``where`` + ``what`` ("embeds[0]" + ".title"): joined only when there
-# is one to say.
-
-
+# A problem is said at ``where`` + ``what`` ("embeds[0]" + ".title"), joined only when there
+# is one to say: most payloads have none.
 def _check_url(where: str, what: str, url: object, limit: int, problems: list[str]) -> None:
     if valid_url(url, limit=limit) is None:
         problems.append(
