@@ -13,7 +13,18 @@ from json.encoder import encode_basestring_ascii as _json_string
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import Column, Table, Text, bindparam, cast, delete, func, insert, update
+from sqlalchemy import (
+    Column,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    update,
+)
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import Dialect
 from sqlmodel import Session, col, select
@@ -84,7 +95,9 @@ class Subscribers(NamedTuple):
 def _alert_subscriptions_sql(dialect: Dialect) -> str:
     """Return the SELECT of the active subscriptions' values, JSON lists as text, by id."""
     table: Table = Subscription.__table__  # type: ignore[attr-defined]
-    lists = [cast(table.c[name], Text) for name in _ALERT_SUBSCRIPTION_JSON]
+    # An empty list comes back as NULL (decoded alike): no text to make for most of them.
+    empty = literal_column("'[]'", Text())
+    lists = [func.nullif(cast(table.c[name], Text), empty) for name in _ALERT_SUBSCRIPTION_JSON]
     # In the order of AlertSubscription's fields.
     query = (
         core_select(

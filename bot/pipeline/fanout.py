@@ -229,13 +229,16 @@ def delivery_batch(
         # ``alert.key(where)`` is ``where`` followed by the same text for every destination.
         suffix = alert.key("-")[1:]
         already_by_where = pinged.setdefault(item[:2], {})
+        # The index of each row's (first) subscription; the columns are taken from them
+        # once the alert's rows are known.
+        row_first: list[int] = []
         for found in destinations:
             roles: tuple[int, ...]
             if type(found) is int:  # the common case: one subscription in the channel
                 first = found
-                where = where_of[first]
                 role = roles_of[first]
                 if role:
+                    where = where_of[first]
                     already = already_by_where.get(where, ())
                     if role in already:
                         roles = ()
@@ -244,7 +247,8 @@ def delivery_batch(
                         already_by_where[where] = (*already, role) if already else roles
                 else:
                     roles = ()
-                served.append(ids[first])
+                if not one_each:
+                    served.append(ids[first])
             else:
                 first = found[0]
                 where = where_of[first]
@@ -254,20 +258,24 @@ def delivery_batch(
                 if roles:
                     already_by_where[where] = (*already, *roles)
                 served.append([ids[i] for i in found])
-            key = where + suffix
             at = rendered.get(roles)
             if at is None:
                 message = render_alert(alert, mention_role_ids=roles)
                 at = rendered[roles] = len(payloads)
+                key = where_of[first] + suffix
                 payloads.append(
                     alert_json(alert, key=key, subscription_id=ids[first], message=message)
                 )
-            keys.append(key)
-            guild_ids.append(guilds[first])
-            channel_ids.append(channels[first])
-            items.append(item)
             payload_of.append(at)
-            firsts.append(ids[first])
+            row_first.append(first)
+        keys += [where_of[i] + suffix for i in row_first]
+        guild_ids += [guilds[i] for i in row_first]
+        channel_ids += [channels[i] for i in row_first]
+        items += [item] * len(row_first)
+        first_ids = [ids[i] for i in row_first]
+        firsts += first_ids
+        if one_each:
+            served += first_ids
     return batch
 
 
