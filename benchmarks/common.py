@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
+import multiprocessing
 import os
 import platform
 import sqlite3
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -257,6 +260,57 @@ class ThreadedLL2:
             return fn(*args, **kwargs)
 
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
+
+
+class ProcessLL2:
+    """Run an LL2Emulator of ``events`` in a child process, as LL2 runs on another machine.
+
+    On a thread of the benchmark's process (:class:`ThreadedLL2`), an emulator filtering
+    10,000 events for each request holds the GIL while the bot's thread waits for its answer,
+    and the bot's thread then pays for the switches back in its own CPU time. A child process
+    keeps the bot's figure to the bot's work. Requests are counted through the emulator's
+    control API (``GET /_control/requests``), outside any timed span.
+    """
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._parent, child = context.Pipe()
+        self._process = context.Process(target=_serve_ll2, args=(events, child), daemon=True)
+        self.base_url = ""
+
+    def __enter__(self) -> ProcessLL2:
+        self._process.start()
+        if not self._parent.poll(120):
+            self._process.kill()
+            raise RuntimeError("the LL2 emulator process did not start")
+        self.base_url = self._parent.recv()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._parent.send("stop")
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+
+    def url(self, version: str = "2.2.0") -> str:
+        """Return the API root for ``version``."""
+        return f"{self.base_url}/{version}"
+
+    def request_count(self) -> int:
+        """Return how many API requests the emulator has answered."""
+        with urllib.request.urlopen(f"{self.base_url}/_control/requests", timeout=10) as reply:  # noqa: S310 (loopback)
+            return len(json.load(reply))
+
+
+def _serve_ll2(events: list[dict[str, Any]], pipe: Any) -> None:
+    """Serve ``events`` until ``pipe`` says stop (the child of :class:`ProcessLL2`)."""
+
+    async def serve() -> None:
+        async with LL2Emulator(events, requests_per_hour=None) as emulator:
+            pipe.send(emulator.base_url)
+            await asyncio.to_thread(pipe.recv)
+
+    asyncio.run(serve())
 
 
 # --- `tminus run` as a child process ----------------------------------------------------------
