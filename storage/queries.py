@@ -1088,6 +1088,8 @@ def _page_stored_statement(with_watermark: bool, mark_seeded: bool) -> Any:
     """Return the UPDATE that records a committed page in its feed's sync state."""
     table: Table = SyncState.__table__  # type: ignore[attr-defined]
     values: dict[str, Any] = {
+        # A poll that found its position remembered noted no attempt before its request.
+        "last_attempt_at": bindparam("now", type_=table.c.last_attempt_at.type),
         "last_success_at": bindparam("now", type_=table.c.last_success_at.type),
         "last_error": bindparam("error", type_=table.c.last_error.type),
     }
@@ -1113,7 +1115,8 @@ def note_page_stored(
     mark_seeded: bool = False,
     error: str | None = None,
 ) -> None:
-    """Record a page stored: success time, error to show, the watermark moved forward only.
+    """Record a page stored: attempt and success time, error to show, the watermark moved
+    forward only.
 
     One statement in the page's transaction (the watermark commits with the page's items).
     """

@@ -362,6 +362,8 @@ class Pipeline:
         """Take over polling: count what the old leader spent, and poll as soon as planned."""
         self.client.budget.reload()
         self.last_poll = None  # this process's own last poll says nothing now
+        for syncer in self.syncers.values():
+            syncer.forget_position()  # the old leader moved the watermarks
         self._schedule_poll()
 
     async def _poll_and_deliver(self) -> None:

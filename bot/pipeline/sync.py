@@ -290,6 +290,14 @@ class Syncer:
         self._store_file = sqlite_file(engine)
         self._store_id = _file_id(self._store_file) if self._store_file else None
         self.store_problem: str | None = None
+        # Where the feed stands (seeded, watermark) as this syncer last read or committed it:
+        # while it is the feed's only writer, an idle poll need not ask the store first.
+        self._position: tuple[bool, datetime | None] | None = None
+
+    def forget_position(self) -> None:
+        """Read where the feed stands from the store at the next poll (another process may
+        have polled: the runner calls this when it takes the polling lease over)."""
+        self._position = None
 
     # --- one transaction per page -----------------------------------------------------------
 
@@ -351,6 +359,11 @@ class Syncer:
                 error=self.store_problem,
             )
             crashpoint("before_page_commit")
+        if self._position is not None:  # committed: the store's position moved the same way
+            seeded, mark = self._position
+            if watermark is not None and (mark is None or mark < watermark):
+                mark = watermark
+            self._position = (seeded or mark_seeded, mark)
         for item_id in kept:  # committed: the store now holds these snapshots
             self._remember(item_id, latest[item_id], records[item_id])
         crashpoint("after_page_commit")
@@ -550,12 +563,20 @@ class Syncer:
         return self.store_problem
 
     def _state(self) -> tuple[bool, datetime | None]:
+        """Return (seeded, watermark): remembered, or read from the store with the attempt.
+
+        The first poll, and any poll after a failure, a lease take-over or a store problem
+        found, reads them in one statement that also notes the attempt; an idle poll then
+        costs the store nothing before its request (its page's commit notes the attempt).
+        """
         problem = self.check_store()
-        # Every poll starts here, idle ones too: a bare connection's transaction.
+        if self._position is not None and problem is None:
+            return self._position
         with self.engine.begin() as connection:
-            return queries.note_sync_attempt(
+            self._position = queries.note_sync_attempt(
                 session=connection, feed=self.feed, now=self.clock(), error=problem
             )
+        return self._position
 
     async def sync(self) -> SyncReport:
         """Seed the store on first run, else pull what changed since the watermark."""
@@ -564,14 +585,17 @@ class Syncer:
             if not seeded:
                 return await self.seed()
             return await self.poll_changes(watermark)
-        except Exception as exc:
-            self._record_error(exc)
+        except BaseException as exc:
+            self._position = None  # whatever was committed, the store says where we are
+            if isinstance(exc, Exception):
+                self._record_error(exc)
             raise
 
     def _record_error(self, exc: BaseException) -> None:
         with session_scope(self.engine) as session:
             state = queries.sync_state(session=session, feed=self.feed)
             state.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            state.last_attempt_at = self.clock()
             session.add(state)
 
     # --- LL2 requests, per feed -------------------------------------------------------------
