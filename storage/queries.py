@@ -281,6 +281,14 @@ def stored_items(*, session: Session, feed: str, item_ids: Iterable[str]) -> dic
     }
 
 
+def mark_items_seen(*, session: Session, feed: str, item_ids: Iterable[str], now: datetime) -> None:
+    """Mark items of ``feed`` seen at ``now`` (LL2 showed them again, unchanged)."""
+    model: Any = LaunchRow if feed == "launches" else EventRow
+    ids: list[Any] = list(item_ids) if feed == "launches" else [int(i) for i in item_ids]
+    if ids:
+        session.execute(_seen_statement(model), {"ids": ids, "seen": now})
+
+
 def save_announced(
     *, session: Session, feed: str, dates: Iterable[tuple[str, datetime | None, str | None]]
 ) -> None:

@@ -240,19 +240,22 @@ def _page(page: EventPage | LaunchPage) -> _Page:
     return _Page(items, len(page.rejected), page.span)
 
 
+def _told_date(r: Record) -> tuple[str, datetime | None, str | None]:
+    """Return ``(item id, date, precision)``: the date users are told of with ``r`` stored."""
+    if r.announced_date is not None:
+        return (str(r.id), r.announced_date, r.announced_precision)
+    if isinstance(r, queries.LaunchRecord):
+        return (r.id, r.net, r.net_precision)
+    return (str(r.id), r.date, r.date_precision)
+
+
 def _announced(
     records: Sequence[Record], stored: dict[str, queries.StoredItem]
 ) -> list[tuple[str, datetime | None, str | None]]:
     """Return ``(item id, date, precision)`` users were last told, where the store differs."""
     told: list[tuple[str, datetime | None, str | None]] = []
     for r in records:
-        date: tuple[str, datetime | None, str | None]
-        if r.announced_date is not None:
-            date = (str(r.id), r.announced_date, r.announced_precision)
-        elif isinstance(r, queries.LaunchRecord):
-            date = (r.id, r.net, r.net_precision)
-        else:
-            date = (str(r.id), r.date, r.date_precision)
+        date = _told_date(r)
         before = stored.get(date[0])
         if before is None or before.announced_date is None:
             told.append(date)  # new, or no row yet (or a dateless item: written again)
@@ -296,8 +299,10 @@ class Syncer:
 
     def forget_position(self) -> None:
         """Read where the feed stands from the store at the next poll (another process may
-        have polled: the runner calls this when it takes the polling lease over)."""
+        have polled: the runner calls this when it takes the polling lease over), and every
+        item's stored state with it."""
         self._position = None
+        self._known.clear()
 
     # --- one transaction per page -----------------------------------------------------------
 
@@ -318,10 +323,13 @@ class Syncer:
         snapshot is the item's one stored JSON form (migration 0009).
         """
         now = self.clock()
+        latest: dict[str, Item] = {}
+        for item in events:
+            latest[item.item_id] = item  # the same item twice in a page: keep the last
+        if not (seeding or mark_seeded) and self._seen_again(latest):
+            self._note_seen(list(latest), now, watermark)
+            return 0
         with session_scope(self.engine) as session:
-            latest: dict[str, Item] = {}
-            for item in events:
-                latest[item.item_id] = item  # the same item twice in a page: keep the last
             stored = queries.stored_items(session=session, feed=self.feed, item_ids=list(latest))
             found: dict[str, list[Alert]] = {}
             records: dict[str, Record] = {}
@@ -378,6 +386,48 @@ class Syncer:
                 enqueued,
             )
         return enqueued
+
+    def _seen_again(self, latest: dict[str, Item]) -> bool:
+        """Return whether a page holds only items this syncer committed exactly so, while it
+        is sure the store still holds them (it is the feed's only writer since: see
+        :meth:`forget_position`).
+
+        Such a page (an idle poll's: the overlap brings the newest change back) has nothing
+        to diff, store or announce; only ``seen_at`` and the sync state are written. A
+        dateless item is written again, as the full path does.
+        """
+        if not latest or self._position is None or self.store_problem is not None:
+            return False
+        for item_id, item in latest.items():
+            known = self._known.get(item_id)
+            if known is None or _told_date(known.record)[1] is None:
+                return False
+            if item_record(item).snapshot_json != known.record.snapshot_json:
+                return False
+        return True
+
+    def _note_seen(self, ids: list[str], now: datetime, watermark: datetime | None) -> None:
+        """Commit a page of items seen again: their ``seen_at`` and the feed's sync state."""
+        if watermark is not None and watermark > now + CLOCK_SKEW:
+            watermark = None
+        with session_scope(self.engine) as session:
+            queries.mark_items_seen(session=session, feed=self.feed, item_ids=ids, now=now)
+            queries.note_page_stored(
+                session=session,
+                feed=self.feed,
+                now=now,
+                watermark=watermark,
+                error=self.store_problem,
+            )
+            crashpoint("before_page_commit")
+        if self._position is not None:
+            seeded, mark = self._position
+            if watermark is not None and (mark is None or mark < watermark):
+                mark = watermark
+            self._position = (seeded, mark)
+        for item_id in ids:
+            self._known.move_to_end(item_id)
+        crashpoint("after_page_commit")
 
     def _stored_state(
         self, item_id: str, before: queries.StoredItem | None

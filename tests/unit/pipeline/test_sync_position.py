@@ -56,8 +56,13 @@ async def test_idle_polls_note_their_attempt_with_the_page_and_keep_the_watermar
             await syncer.sync()  # the seed
             for _ in range(3):
                 clock.advance(minutes=8)
-                await syncer.sync()
+                report = await syncer.sync()
+                assert report.events == 1  # the overlap brings the newest change back
                 assert stored_state(engine) == (changed, clock(), clock())
+                with session_scope(engine) as session:
+                    event = queries.get_event(session=session, event_id=1)
+                    assert event is not None
+                    assert event.seen_at == clock()  # seen again, unchanged
             # Another process moved the watermark: not seen while the syncer is sure...
             move_watermark(engine, changed + timedelta(minutes=30))
             clock.advance(minutes=8)
@@ -68,6 +73,28 @@ async def test_idle_polls_note_their_attempt_with_the_page_and_keep_the_watermar
             clock.advance(minutes=8)
             await syncer.sync()
             assert since_asked(emulator) == _since(changed + timedelta(minutes=30))
+
+
+async def test_an_item_changed_after_an_idle_poll_is_diffed_and_alerted(
+    engine: Engine, clock: FakeClock
+) -> None:
+    changed = T0 - timedelta(hours=1)
+    events = [make_event(1, "Crew-9 Docking", date=T0 + timedelta(days=1), last_updated=changed)]
+    async with LL2Emulator(events, clock=clock, requests_per_hour=None) as emulator:
+        config = load_config(None, env={}, overrides={("ll2", "url"): emulator.url("2.2.0")})
+        async with LL2Client(config.ll2, clock=clock) as client:
+            syncer = Syncer(client=client, engine=engine, alerts=config.alerts, clock=clock)
+            await syncer.sync()
+            clock.advance(minutes=8)
+            assert (await syncer.sync()).alerts == []  # idle: seen again
+            clock.advance(minutes=8)
+            emulator.set_webcast_live(1, True)
+            clock.advance(seconds=30)
+            report = await syncer.sync()
+            assert len(report.alerts) == 1
+            assert "webcast_live" in report.alerts[0]
+            clock.advance(minutes=8)
+            assert (await syncer.sync()).alerts == []  # and idle again: no repeat
 
 
 async def test_a_failed_poll_notes_its_attempt_and_reads_the_store_again(
