@@ -281,12 +281,25 @@ def stored_items(*, session: Session, feed: str, item_ids: Iterable[str]) -> dic
     }
 
 
-def mark_items_seen(*, session: Session, feed: str, item_ids: Iterable[str], now: datetime) -> None:
+@functools.cache
+def _seen_one_statement(model: Any) -> Any:
+    """Return ``UPDATE … SET seen_at WHERE id = …`` (no expanding IN: compiled once)."""
+    table: Table = model.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("item_id"))
+        .values(seen_at=bindparam("seen", type_=table.c.seen_at.type))
+    )
+
+
+def mark_items_seen(
+    *, session: Executor, feed: str, item_ids: Iterable[str], now: datetime
+) -> None:
     """Mark items of ``feed`` seen at ``now`` (LL2 showed them again, unchanged)."""
     model: Any = LaunchRow if feed == "launches" else EventRow
     ids: list[Any] = list(item_ids) if feed == "launches" else [int(i) for i in item_ids]
     if ids:
-        session.execute(_seen_statement(model), {"ids": ids, "seen": now})
+        session.execute(_seen_one_statement(model), [{"item_id": i, "seen": now} for i in ids])
 
 
 def save_announced(
@@ -1116,7 +1129,7 @@ def _page_stored_statement(with_watermark: bool, mark_seeded: bool) -> Any:
 
 def note_page_stored(
     *,
-    session: Session,
+    session: Executor,
     feed: str,
     now: datetime,
     watermark: datetime | None,
@@ -1136,7 +1149,8 @@ def note_page_stored(
         params["watermark"] = watermark
     result: Any = session.execute(statement, params)  # a CursorResult: it has a rowcount
     if result.rowcount == 0:
-        sync_state(session=session, feed=feed)  # the feed's first page: create its row
+        # The feed's first page: create its row (insert-or-nothing, as sync_state does).
+        _insert_ignore(session, SyncState, [{"feed": feed, "seeded": False}])
         session.execute(statement, params)
 
 

@@ -410,10 +410,11 @@ class Syncer:
         """Commit a page of items seen again: their ``seen_at`` and the feed's sync state."""
         if watermark is not None and watermark > now + CLOCK_SKEW:
             watermark = None
-        with session_scope(self.engine) as session:
-            queries.mark_items_seen(session=session, feed=self.feed, item_ids=ids, now=now)
+        # A bare connection's transaction: two UPDATEs need no ORM session.
+        with self.engine.begin() as connection:
+            queries.mark_items_seen(session=connection, feed=self.feed, item_ids=ids, now=now)
             queries.note_page_stored(
-                session=session,
+                session=connection,
                 feed=self.feed,
                 now=now,
                 watermark=watermark,
