@@ -229,9 +229,10 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("dedupe_key", name="uq_deliveries_dedupe_key"),
         Index("ix_deliveries_state_due", "state", "next_attempt_at"),
-        Index("ix_deliveries_channel", "channel_id"),
-        Index("ix_deliveries_guild", "guild_id"),
-        Index("ix_deliveries_item", "feed", "item_id"),
+        # The cluster's channel claims (PostgreSQL); no SQLite query uses it (migration 0010).
+        Index("ix_deliveries_channel", "channel_id").ddl_if(dialect="postgresql"),
+        # A guild's deliveries (the bot left it), and one item's in a guild (``/alerts why``).
+        Index("ix_deliveries_guild_item", "guild_id", "feed", "item_id"),
         Index("ix_deliveries_payload", "payload_id"),
     )
 
