@@ -367,11 +367,7 @@ class Syncer:
                 error=self.store_problem,
             )
             crashpoint("before_page_commit")
-        if self._position is not None:  # committed: the store's position moved the same way
-            seeded, mark = self._position
-            if watermark is not None and (mark is None or mark < watermark):
-                mark = watermark
-            self._position = (seeded or mark_seeded, mark)
+        self._advance(watermark, seeded=mark_seeded)  # committed: the store's moved so
         for item_id in kept:  # committed: the store now holds these snapshots
             self._remember(item_id, latest[item_id], records[item_id])
         crashpoint("after_page_commit")
@@ -386,6 +382,15 @@ class Syncer:
                 enqueued,
             )
         return enqueued
+
+    def _advance(self, watermark: datetime | None, *, seeded: bool = False) -> None:
+        """Move the remembered position as a committed page moved the store's (forward)."""
+        if self._position is None:
+            return
+        was_seeded, mark = self._position
+        if watermark is not None and (mark is None or mark < watermark):
+            mark = watermark
+        self._position = (was_seeded or seeded, mark)
 
     def _seen_again(self, latest: dict[str, Item]) -> bool:
         """Return whether a page holds only items this syncer committed exactly so, while it
@@ -421,11 +426,7 @@ class Syncer:
                 error=self.store_problem,
             )
             crashpoint("before_page_commit")
-        if self._position is not None:
-            seeded, mark = self._position
-            if watermark is not None and (mark is None or mark < watermark):
-                mark = watermark
-            self._position = (seeded, mark)
+        self._advance(watermark)
         for item_id in ids:
             self._known.move_to_end(item_id)
         crashpoint("after_page_commit")
