@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TextIO
+from typing import TextIO, cast
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
@@ -173,6 +173,9 @@ class Pipeline:
         ) and self.client.budget.remaining() > REFRESH_RESERVE
 
     def _seeded(self) -> dict[str, bool]:
+        remembered = {feed: syncer.seeded for feed, syncer in self.syncers.items()}
+        if all(seeded is not None for seeded in remembered.values()):
+            return cast(dict[str, bool], remembered)  # what each syncer last read or committed
         with session_scope(self.engine) as session:
             return {
                 feed: queries.sync_state(session=session, feed=feed).seeded for feed in self.syncers

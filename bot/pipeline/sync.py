@@ -297,6 +297,11 @@ class Syncer:
         # while it is the feed's only writer, an idle poll need not ask the store first.
         self._position: tuple[bool, datetime | None] | None = None
 
+    @property
+    def seeded(self) -> bool | None:
+        """Whether the feed is seeded, as remembered (None: only the store knows)."""
+        return None if self._position is None else self._position[0]
+
     def forget_position(self) -> None:
         """Read where the feed stands from the store at the next poll (another process may
         have polled: the runner calls this when it takes the polling lease over), and every
@@ -407,7 +412,7 @@ class Syncer:
             known = self._known.get(item_id)
             if known is None or _told_date(known.record)[1] is None:
                 return False
-            if item_record(item).snapshot_json != known.record.snapshot_json:
+            if _snapshot_json(item) != known.record.snapshot_json:
                 return False
         return True
 
