@@ -2,7 +2,7 @@
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-12-05 16:00:00
+Create Date: 2026-12-03 16:00:00
 
 Every delivery enqueued writes one entry in each index of ``deliveries``, and a page that
 alerts enqueues hundreds of rows. Two indexes did one job: ``ix_deliveries_guild``
