@@ -8,7 +8,10 @@ Real httpx against the loopback LL2 emulator; real SQLite files and PostgreSQL s
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -22,6 +25,21 @@ from bot.pipeline.sync import Syncer
 from storage import queries
 from storage.db import session_scope
 from tests.conftest import T0
+
+# When the one event last changed in LL2 (an hour before the tests' clock starts).
+CHANGED = T0 - timedelta(hours=1)
+
+
+@asynccontextmanager
+async def docking_syncer(
+    engine: Engine, clock: FakeClock, **client: Any
+) -> AsyncIterator[tuple[LL2Emulator, Syncer]]:
+    """Yield the LL2 emulator holding one docking, and a syncer of its events feed."""
+    events = [make_event(1, "Crew-9 Docking", date=T0 + timedelta(days=1), last_updated=CHANGED)]
+    async with LL2Emulator(events, clock=clock, requests_per_hour=None) as emulator:
+        config = load_config(None, env={}, overrides={("ll2", "url"): emulator.url("2.2.0")})
+        async with LL2Client(config.ll2, clock=clock, **client) as ll2:
+            yield emulator, Syncer(client=ll2, engine=engine, alerts=config.alerts, clock=clock)
 
 
 def stored_state(engine: Engine) -> tuple[datetime | None, datetime | None, datetime | None]:
@@ -47,77 +65,62 @@ def since_asked(emulator: LL2Emulator) -> str:
 async def test_idle_polls_note_their_attempt_with_the_page_and_keep_the_watermark(
     engine: Engine, clock: FakeClock
 ) -> None:
-    changed = T0 - timedelta(hours=1)
-    events = [make_event(1, "Crew-9 Docking", date=T0 + timedelta(days=1), last_updated=changed)]
-    async with LL2Emulator(events, clock=clock, requests_per_hour=None) as emulator:
-        config = load_config(None, env={}, overrides={("ll2", "url"): emulator.url("2.2.0")})
-        async with LL2Client(config.ll2, clock=clock) as client:
-            syncer = Syncer(client=client, engine=engine, alerts=config.alerts, clock=clock)
-            await syncer.sync()  # the seed
-            for _ in range(3):
-                clock.advance(minutes=8)
-                report = await syncer.sync()
-                assert report.events == 1  # the overlap brings the newest change back
-                assert stored_state(engine) == (changed, clock(), clock())
-                with session_scope(engine) as session:
-                    event = queries.get_event(session=session, event_id=1)
-                    assert event is not None
-                    assert event.seen_at == clock()  # seen again, unchanged
-            # Another process moved the watermark: not seen while the syncer is sure...
-            move_watermark(engine, changed + timedelta(minutes=30))
+    async with docking_syncer(engine, clock) as (emulator, syncer):
+        await syncer.sync()  # the seed
+        for _ in range(3):
             clock.advance(minutes=8)
-            await syncer.sync()
-            assert since_asked(emulator) == _since(changed)
-            # ...and used as soon as it is told another process may have polled.
-            syncer.forget_position()
-            clock.advance(minutes=8)
-            await syncer.sync()
-            assert since_asked(emulator) == _since(changed + timedelta(minutes=30))
+            report = await syncer.sync()
+            assert report.events == 1  # the overlap brings the newest change back
+            assert stored_state(engine) == (CHANGED, clock(), clock())
+            with session_scope(engine) as session:
+                event = queries.get_event(session=session, event_id=1)
+                assert event is not None
+                assert event.seen_at == clock()  # seen again, unchanged
+        # Another process moved the watermark: not seen while the syncer is sure...
+        move_watermark(engine, CHANGED + timedelta(minutes=30))
+        clock.advance(minutes=8)
+        await syncer.sync()
+        assert since_asked(emulator) == _since(CHANGED)
+        # ...and used as soon as it is told another process may have polled.
+        syncer.forget_position()
+        clock.advance(minutes=8)
+        await syncer.sync()
+        assert since_asked(emulator) == _since(CHANGED + timedelta(minutes=30))
 
 
 async def test_an_item_changed_after_an_idle_poll_is_diffed_and_alerted(
     engine: Engine, clock: FakeClock
 ) -> None:
-    changed = T0 - timedelta(hours=1)
-    events = [make_event(1, "Crew-9 Docking", date=T0 + timedelta(days=1), last_updated=changed)]
-    async with LL2Emulator(events, clock=clock, requests_per_hour=None) as emulator:
-        config = load_config(None, env={}, overrides={("ll2", "url"): emulator.url("2.2.0")})
-        async with LL2Client(config.ll2, clock=clock) as client:
-            syncer = Syncer(client=client, engine=engine, alerts=config.alerts, clock=clock)
-            await syncer.sync()
-            clock.advance(minutes=8)
-            assert (await syncer.sync()).alerts == []  # idle: seen again
-            clock.advance(minutes=8)
-            emulator.set_webcast_live(1, True)
-            clock.advance(seconds=30)
-            report = await syncer.sync()
-            assert len(report.alerts) == 1
-            assert "webcast_live" in report.alerts[0]
-            clock.advance(minutes=8)
-            assert (await syncer.sync()).alerts == []  # and idle again: no repeat
+    async with docking_syncer(engine, clock) as (emulator, syncer):
+        await syncer.sync()
+        clock.advance(minutes=8)
+        assert (await syncer.sync()).alerts == []  # idle: seen again
+        clock.advance(minutes=8)
+        emulator.set_webcast_live(1, True)
+        clock.advance(seconds=30)
+        report = await syncer.sync()
+        assert len(report.alerts) == 1
+        assert "webcast_live" in report.alerts[0]
+        clock.advance(minutes=8)
+        assert (await syncer.sync()).alerts == []  # and idle again: no repeat
 
 
 async def test_a_failed_poll_notes_its_attempt_and_reads_the_store_again(
     engine: Engine, clock: FakeClock
 ) -> None:
-    changed = T0 - timedelta(hours=1)
-    events = [make_event(1, "Crew-9 Docking", date=T0 + timedelta(days=1), last_updated=changed)]
-    async with LL2Emulator(events, clock=clock, requests_per_hour=None) as emulator:
-        config = load_config(None, env={}, overrides={("ll2", "url"): emulator.url("2.2.0")})
-        async with LL2Client(config.ll2, clock=clock, max_retries=0) as client:
-            syncer = Syncer(client=client, engine=engine, alerts=config.alerts, clock=clock)
+    async with docking_syncer(engine, clock, max_retries=0) as (emulator, syncer):
+        await syncer.sync()
+        success = clock()
+        emulator.inject_fault(FaultKind.MALFORMED)
+        clock.advance(minutes=8)
+        with pytest.raises(LL2BadResponse):
             await syncer.sync()
-            success = clock()
-            emulator.inject_fault(FaultKind.MALFORMED)
-            clock.advance(minutes=8)
-            with pytest.raises(LL2BadResponse):
-                await syncer.sync()
-            _, attempt, last_success = stored_state(engine)
-            assert (attempt, last_success) == (clock(), success)
-            move_watermark(engine, changed + timedelta(minutes=30))
-            clock.advance(minutes=8)
-            await syncer.sync()
-            assert since_asked(emulator) == _since(changed + timedelta(minutes=30))
+        _, attempt, last_success = stored_state(engine)
+        assert (attempt, last_success) == (clock(), success)
+        move_watermark(engine, CHANGED + timedelta(minutes=30))
+        clock.advance(minutes=8)
+        await syncer.sync()
+        assert since_asked(emulator) == _since(CHANGED + timedelta(minutes=30))
 
 
 def _since(watermark: datetime) -> str:
