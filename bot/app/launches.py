@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from bot.app.service import MAX_CHOICES, Choice, launch_named
 from bot.core.launches import Launch
 from bot.core.options import UsageError, resolve_named_ids
-from bot.pipeline.sync import launch_from_snapshot
+from bot.pipeline.records import launch_from_snapshot
 from storage import queries
 from storage.db import session_scope
 from storage.models import LaunchRow, ProgramRow

@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 
 from bot.core.items import Event
 from bot.core.options import UsageError, is_id, resolve_named_ids
+from bot.pipeline.records import event_from_snapshot
 from bot.pipeline.runner import PollHealth
-from bot.pipeline.sync import event_from_snapshot
 from storage import outbox, queries
 from storage.db import session_scope
 from storage.models import (

@@ -26,7 +26,7 @@ from bot.core.options import (
     parse_subscription_id,
 )
 from bot.core.timeutil import format_duration
-from bot.pipeline.sync import launch_from_snapshot
+from bot.pipeline.records import launch_from_snapshot
 from storage import queries
 from storage.db import session_scope
 from storage.models import (

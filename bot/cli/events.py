@@ -10,8 +10,8 @@ from bot.cli.exits import EXIT_OK, EXIT_USAGE, fail
 from bot.config import Config
 from bot.core.options import UsageError, resolve_named_ids
 from bot.core.timeutil import utcnow
+from bot.pipeline.records import event_from_snapshot
 from bot.pipeline.runner import known_types, open_store
-from bot.pipeline.sync import event_from_snapshot
 from bot.render import format_event_date_plain
 from storage import queries
 from storage.db import StorageError, session_scope

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import os
 from collections import OrderedDict
@@ -20,7 +19,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from pydantic_core import PydanticSerializationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -34,6 +32,12 @@ from bot.ll2.client import MAX_LIMIT, EventFilters, LaunchFilters, LL2Client
 from bot.ll2.pages import EventPage, LaunchPage
 from bot.pipeline.crashpoints import crashpoint
 from bot.pipeline.fanout import delivery_batch, delivery_rows
+from bot.pipeline.records import (
+    Record,
+    item_from_snapshot,
+    item_record,
+    snapshot_json,
+)
 from storage import outbox, queries
 from storage.db import one_line, refused_by_store, savepoint, session_scope
 from storage.models import DeliveryState, Subscription
@@ -60,61 +64,6 @@ class SyncReport:
     enqueued: int = 0
     seeded: bool = False
     alerts: list[str] = field(default_factory=list)
-
-
-def _snapshot_json(item: Event | Launch) -> str:
-    """Return the item's snapshot as JSON text (pydantic's encoder: the fast path)."""
-    try:
-        return item.model_dump_json()
-    except PydanticSerializationError:
-        # Text UTF-8 cannot carry (a lone surrogate): escaped, as json.dumps does, so the
-        # store refuses the item by its text columns and it is set aside (issue 9.2).
-        return json.dumps(item.model_dump(mode="json"))
-
-
-def event_record(event: Event, raw: dict[str, Any] | None = None) -> queries.EventRecord:
-    """Turn a parsed event into the plain values the store keeps.
-
-    ``raw``, LL2's JSON as received, is not stored (one JSON form per item, the snapshot:
-    migration 0009); it is accepted for callers that still pass it.
-    """
-    return queries.EventRecord(
-        id=event.id,
-        name=event.name,
-        slug=event.slug,
-        type_id=event.type.id if event.type else None,
-        type_name=event.type.name if event.type else None,
-        date=event.date,
-        date_precision=event.date_precision.name if event.date_precision else None,
-        webcast_live=event.webcast_live,
-        last_updated=event.last_updated,
-        snapshot_json=_snapshot_json(event),
-        agencies=[(a.id, a.name, a.abbrev) for a in event.agencies],
-        programs=[(p.id, p.name) for p in event.programs],
-        updates=[
-            {
-                "id": u.id,
-                "comment": u.comment,
-                "info_url": u.info_url,
-                "created_by": u.created_by,
-                "created_on": u.created_on,
-            }
-            for u in event.updates
-        ],
-        videos=[
-            {
-                "url": v.url,
-                "priority": v.priority,
-                "publisher": v.publisher,
-                "title": v.title,
-                "language_code": v.language_code,
-                "start_time": v.start_time,
-                "end_time": v.end_time,
-                "live": v.live,
-            }
-            for v in event.vid_urls
-        ],
-    )
 
 
 def sqlite_file(engine: Engine) -> Path | None:
@@ -151,55 +100,6 @@ def _held_copy(path: Path) -> str | None:
     return None
 
 
-def event_from_snapshot(snapshot: dict[str, Any]) -> Event:
-    """Rebuild an :class:`Event` from its stored snapshot."""
-    return Event.model_validate(snapshot)
-
-
-def launch_from_snapshot(snapshot: dict[str, Any]) -> Launch:
-    """Rebuild a :class:`Launch` from its stored snapshot."""
-    return Launch.model_validate(snapshot)
-
-
-def launch_record(launch: Launch, raw: dict[str, Any] | None = None) -> queries.LaunchRecord:
-    """Turn a parsed launch into the plain values the store keeps (``raw``: see event_record)."""
-    status = launch.status
-    provider = launch.launch_service_provider
-    location = launch.pad.location if launch.pad else None
-    return queries.LaunchRecord(
-        id=launch.id,
-        name=launch.name,
-        slug=launch.slug,
-        mission_name=launch.mission.name if launch.mission else None,
-        status_id=status.id if status else None,
-        status_name=status.name if status else None,
-        status_abbrev=status.abbrev if status else None,
-        net=launch.net,
-        net_precision=launch.net_precision.name if launch.net_precision else None,
-        window_start=launch.window_start,
-        window_end=launch.window_end,
-        provider=(provider.id, provider.name, provider.abbrev) if provider else None,
-        location=(
-            (location.id, location.name, location.country_code)
-            if location is not None and location.id is not None
-            else None
-        ),
-        webcast_live=launch.webcast_live,
-        last_updated=launch.last_updated,
-        snapshot_json=_snapshot_json(launch),
-        programs=[(p.id, p.name) for p in launch.programs],
-        videos=[(v.url, v.priority, v.start_time, v.live) for v in launch.vid_urls],
-    )
-
-
-def item_from_snapshot(feed: str, snapshot: dict[str, Any]) -> Item:
-    """Rebuild an item of ``feed`` from its stored snapshot."""
-    if feed == FEED_LAUNCHES:
-        return launch_from_snapshot(snapshot)
-    return event_from_snapshot(snapshot)
-
-
-Record = queries.EventRecord | queries.LaunchRecord
 EventState = queries.EventRecord | None  # an item's record as stored, or None: not stored
 LaunchState = queries.LaunchRecord | None
 
@@ -214,13 +114,6 @@ class _Known:
 
     item: Item
     record: Record
-
-
-def item_record(item: Item) -> Record:
-    """Turn a parsed item of any feed into the plain values the store keeps."""
-    if isinstance(item, Launch):
-        return launch_record(item)
-    return event_record(item)
 
 
 @dataclass
@@ -412,7 +305,7 @@ class Syncer:
             known = self._known.get(item_id)
             if known is None or _told_date(known.record)[1] is None:
                 return False
-            if _snapshot_json(item) != known.record.snapshot_json:
+            if snapshot_json(item) != known.record.snapshot_json:
                 return False
         return True
 

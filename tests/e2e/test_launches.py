@@ -23,7 +23,7 @@ from bot.core.timeutil import isoformat_z, utcnow
 from bot.devtools.discord_emulator import DiscordEmulator, Guild, Member
 from bot.devtools.ll2_emulator import LL2Emulator
 from bot.ll2.parse import parse_launch
-from bot.pipeline.sync import launch_record
+from bot.pipeline.records import launch_record
 from storage import queries
 from storage.db import make_engine, session_scope, upgrade
 from tests.e2e.test_bot import e2e_events

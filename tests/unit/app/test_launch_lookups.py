@@ -16,7 +16,7 @@ from bot.app import service, subscriptions
 from bot.core.launches import Launch
 from bot.core.options import UsageError
 from bot.ll2.parse import parse_launch
-from bot.pipeline.sync import launch_record
+from bot.pipeline.records import launch_record
 from storage import queries
 from storage.db import session_scope
 from storage.models import Subscription

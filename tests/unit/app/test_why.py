@@ -9,7 +9,7 @@ from typing import Any
 from bot.app.why import explain_item, explain_text
 from bot.core.timeutil import utcnow
 from bot.devtools.factories import make_event
-from bot.pipeline.sync import event_from_snapshot
+from bot.pipeline.records import event_from_snapshot
 from storage import outbox, queries
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import DeliveryState, Subscription

@@ -15,7 +15,7 @@ import pytest
 from bot.__main__ import main
 from bot.core.timeutil import isoformat_z, utcnow
 from bot.ll2.parse import parse_launch
-from bot.pipeline.sync import launch_record
+from bot.pipeline.records import launch_record
 from storage import queries
 from storage.db import make_engine, session_scope, upgrade
 

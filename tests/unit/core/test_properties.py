@@ -17,7 +17,7 @@ from bot.core.items import Event
 from bot.core.kinds.webcast_live import STALE_AFTER
 from bot.devtools.discord_emulator.validate import check_message_limits, load_spec
 from bot.ll2.parse import parse_event, parse_items
-from bot.pipeline.sync import event_from_snapshot
+from bot.pipeline.records import event_from_snapshot
 from bot.render import check_limits, render_alert
 from tests.strategies import raw_events
 

@@ -31,7 +31,7 @@ from bot.pipeline.cards import (
     start_due,
     start_nonce,
 )
-from bot.pipeline.sync import event_record
+from bot.pipeline.records import event_record
 from bot.render.cards import CardHistory
 from storage import queries
 from storage.db import session_scope

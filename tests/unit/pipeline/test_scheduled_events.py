@@ -23,6 +23,7 @@ from bot.devtools.discord_emulator import permissions as perms
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import FakeClock
 from bot.ll2.parse import parse_event
+from bot.pipeline.records import event_record, launch_record
 from bot.pipeline.scheduled_events import (
     ACTIVE,
     CANCELED,
@@ -30,7 +31,6 @@ from bot.pipeline.scheduled_events import (
     ScheduledEventMirror,
     edited_by_person,
 )
-from bot.pipeline.sync import event_record, launch_record
 from storage import queries
 from storage.db import session_scope
 from storage.models import Subscription

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, inspect
 
 from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_event
-from bot.pipeline.sync import event_record
+from bot.pipeline.records import event_record
 from storage import outbox, queries
 from storage.db import current_revision, head_revision, session_scope, upgrade
 from storage.models import DeliveryState, EventTypeRow, Subscription

@@ -23,7 +23,7 @@ from bot.core.changes import detect_changes
 from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_event
 from bot.pipeline.fanout import delivery_rows
-from bot.pipeline.sync import event_record
+from bot.pipeline.records import event_record
 from storage import outbox, queries
 from storage.db import (
     _alembic_config,

@@ -26,7 +26,8 @@ from bot.core.timeutil import isoformat_z
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator.launches import load_recorded_launches
 from bot.ll2.parse import parse_event, parse_launch
-from bot.pipeline.sync import Syncer, SyncReport, event_record, launch_record
+from bot.pipeline.records import event_record, launch_record
+from bot.pipeline.sync import Syncer, SyncReport
 from storage import queries
 from storage.db import (
     MIGRATIONS,
