@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 import random
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -105,22 +106,21 @@ class EventQuery:
             checks.append(lambda ev: all(t in ev["name"].lower() for t in terms))
         if errors:
             raise _BadRequest(errors)
+        if len(checks) == 1:  # the common poll (``last_updated__gte``): no all() per event
+            only = checks[0]
+            return [ev for ev in events if only(ev)]
         return [ev for ev in events if all(check(ev) for check in checks)]
 
     def _compare(self, fld: str, op: str, bound: datetime) -> Callable[[JSONDict], bool]:
+        compare: Callable[[datetime, datetime], bool] = getattr(operator, op)
+        exact = self._exact_last_updated
+
         def check(ev: JSONDict) -> bool:
             if fld == "last_updated":
-                value = self._exact_last_updated(ev)
+                value = exact(ev)
             else:
                 value = parse_ll2_datetime(ev["date"]) if ev["date"] else None
-            if value is None:
-                return False
-            return {
-                "ge": value >= bound,
-                "le": value <= bound,
-                "gt": value > bound,
-                "lt": value < bound,
-            }[op]
+            return value is not None and compare(value, bound)
 
         return check
 

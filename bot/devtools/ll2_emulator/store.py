@@ -31,6 +31,7 @@ class EventStore:
         host: str
         _port: int | None
         _exact_updated: dict[int, datetime]
+        _parsed_updated: dict[Any, tuple[str, datetime | None, datetime]]
         _last_stamp: datetime | None
         _next_update_id: int
 
@@ -71,12 +72,16 @@ class EventStore:
         text = ev.get("last_updated")
         if not text:
             return None
-        served = parse_ll2_datetime(text)
         exact = self._exact_updated.get(ev["id"])
+        known = self._parsed_updated.get(ev["id"])
+        if known is not None and known[0] == text and known[1] is exact:
+            return known[2]
+        value = served = parse_ll2_datetime(text)
         # trust the exact stamp only while it still matches what the store shows
         if exact is not None and exact.replace(microsecond=0) == served:
-            return exact
-        return served
+            value = exact
+        self._parsed_updated[ev["id"]] = (text, exact, value)
+        return value
 
     def _get(self, event_id: int) -> JSONDict:
         try:

@@ -781,6 +781,26 @@ async def _changed_since(http: httpx.AsyncClient, emu: LL2Emulator, since: str) 
     return [e["id"] for e in page["results"]]
 
 
+async def test_a_second_stamp_within_the_same_second_moves_the_exact_bound(
+    emu: LL2Emulator, http: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    """The served text stays the same within a second; the filter follows the exact stamp.
+
+    The emulator remembers each item's parsed ``last_updated``; a second mutation in the
+    same second keeps the text but not the stamp, and must not be filtered by the first.
+    """
+    clock.advance(seconds=5, milliseconds=100)
+    emu.add_update(10001, "Hatch opening confirmed.")
+    between = (NOW + timedelta(seconds=5, milliseconds=150)).isoformat()
+    assert 10001 not in await _changed_since(http, emu, between)
+    served = emu.events[10001]["last_updated"]
+
+    clock.advance(milliseconds=100)
+    emu.add_update(10001, "Hatch open.")
+    assert emu.events[10001]["last_updated"] == served  # the text did not change
+    assert 10001 in await _changed_since(http, emu, between)
+
+
 async def test_each_control_mutation_bumps_last_updated(
     emu: LL2Emulator, http: httpx.AsyncClient, clock: FakeClock
 ) -> None:
