@@ -310,7 +310,7 @@ async def idle_poll_big(workdir: Path, *, quick: bool) -> Figure:
         async with LL2Client(settings.ll2, budget=budget) as client:
             syncer = Syncer(client=client, engine=engine, alerts=config.alerts)
             await syncer.sync()
-            # Each poll waits ~30 ms for the emulator to filter 10,000 events: 25 of them
+            # Each poll waits ~5 ms for the emulator to filter 10,000 events: 25 of them
             # (not 5) for a median that a slow first poll or a noisy neighbour does not move.
             cpu, wall, requests = await _idle_polls(syncer, emulator.request_count, 25)
     with session_scope(engine) as session:
