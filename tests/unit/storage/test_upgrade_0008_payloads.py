@@ -15,34 +15,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from sqlmodel import col, func, select
 
 from storage import outbox
-from storage.db import (
-    MIGRATIONS,
-    _alembic_config,
-    current_revision,
-    head_revision,
-    make_engine,
-    session_scope,
-)
+from storage.db import current_revision, head_revision, session_scope
 from storage.db import upgrade as upgrade_store
 from storage.models import Delivery, DeliveryPayload, DeliveryState
-from storage.types import UTCDateTime
 from tests.conftest import T0
-
-
-def _revision_before(revision: str) -> str:
-    script = ScriptDirectory(str(MIGRATIONS)).get_revision(revision)
-    assert script is not None and isinstance(script.down_revision, str)
-    return script.down_revision
-
-
-BEFORE = _revision_before("0008")
+from tests.unit.storage.old_store import DELIVERIES, LINKS, add_subscription, store_before
 
 
 def _payload(key: str, subscription: int, content: str) -> dict[str, Any]:
@@ -67,61 +48,14 @@ OLD_ROWS = [
 @pytest.fixture
 def old_store(db_url: str) -> Iterator[Engine]:
     """Yield a store at the revision before 0008 with pending and sent deliveries and links."""
-    engine = make_engine(db_url)
-    command.upgrade(_alembic_config(engine), BEFORE)
-    subscriptions = sa.table(
-        "subscriptions",
-        sa.column("id", sa.Integer),
-        sa.column("guild_id", sa.BigInteger),
-        sa.column("channel_id", sa.BigInteger),
-        sa.column("type_ids", sa.JSON),
-        sa.column("agency_ids", sa.JSON),
-        sa.column("program_ids", sa.JSON),
-        sa.column("kinds", sa.JSON),
-        sa.column("reminder_leads", sa.JSON),
-        sa.column("created_at", UTCDateTime()),
-    )
-    deliveries = sa.table(
-        "deliveries",
-        sa.column("id", sa.Integer),
-        sa.column("dedupe_key", sa.String),
-        sa.column("guild_id", sa.BigInteger),
-        sa.column("channel_id", sa.BigInteger),
-        sa.column("feed", sa.String),
-        sa.column("item_id", sa.String),
-        sa.column("kind", sa.String),
-        sa.column("payload", sa.JSON),
-        sa.column("state", sa.String),
-        sa.column("attempts", sa.Integer),
-        sa.column("next_attempt_at", UTCDateTime()),
-        sa.column("created_at", UTCDateTime()),
-        sa.column("sent_at", UTCDateTime()),
-        sa.column("message_id", sa.BigInteger),
-    )
-    links = sa.table(
-        "delivery_subscriptions",
-        sa.column("delivery_id", sa.Integer),
-        sa.column("subscription_id", sa.Integer),
-    )
+    engine = store_before(db_url, "0008")
     with engine.begin() as connection:
         for sub_id, channel in ((1, 100), (2, 100), (3, 200)):
-            connection.execute(
-                subscriptions.insert().values(
-                    id=sub_id,
-                    guild_id=1,
-                    channel_id=channel,
-                    type_ids=[],
-                    agency_ids=[],
-                    program_ids=[],
-                    kinds=[],
-                    reminder_leads=[],
-                    created_at=T0,
-                )
-            )
+            add_subscription(connection, sub_id, 1, channel)
         for delivery_id, key, state, attempts, served in OLD_ROWS:
             # Ids from the table itself (a PostgreSQL sequence must stay ahead of them).
             inserted = connection.execute(
-                deliveries.insert()
+                DELIVERIES.insert()
                 .values(
                     dedupe_key=key,
                     guild_id=1,
@@ -137,11 +71,11 @@ def old_store(db_url: str) -> Iterator[Engine]:
                     sent_at=T0 if state == "sent" else None,
                     message_id=900 if state == "sent" else None,
                 )
-                .returning(deliveries.c.id)
+                .returning(DELIVERIES.c.id)
             )
             assert inserted.scalar_one() == delivery_id
             connection.execute(
-                links.insert(), [{"delivery_id": delivery_id, "subscription_id": s} for s in served]
+                LINKS.insert(), [{"delivery_id": delivery_id, "subscription_id": s} for s in served]
             )
     yield engine
     engine.dispose()

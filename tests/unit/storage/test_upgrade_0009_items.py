@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from bot.config import load_config
@@ -29,20 +27,10 @@ from bot.ll2.parse import parse_event, parse_launch
 from bot.pipeline.records import event_record, launch_record
 from bot.pipeline.sync import Syncer, SyncReport
 from storage import queries
-from storage.db import (
-    MIGRATIONS,
-    _alembic_config,
-    current_revision,
-    head_revision,
-    make_engine,
-    session_scope,
-)
+from storage.db import current_revision, head_revision, session_scope
 from storage.db import upgrade as upgrade_store
 from tests.conftest import T0
-
-script = ScriptDirectory(str(MIGRATIONS)).get_revision("0009")
-assert script is not None and isinstance(script.down_revision, str)
-BEFORE = script.down_revision
+from tests.unit.storage.old_store import store_before
 
 EVENT_ID = 7
 CHILDREN = {
@@ -93,8 +81,7 @@ def _counts(engine: Engine, launch_id: str) -> dict[str, int]:
 @pytest.fixture
 def old_store(db_url: str) -> Iterator[Engine]:
     """Yield a store at the revision before 0009 with an event and a launch, raw JSON kept."""
-    engine = make_engine(db_url)
-    command.upgrade(_alembic_config(engine), BEFORE)
+    engine = store_before(db_url, "0009")
     event_raw, launch_raw = _event_raw(), _launch_raw()
     event = event_record(parse_event(event_raw))
     launch = launch_record(parse_launch(launch_raw))

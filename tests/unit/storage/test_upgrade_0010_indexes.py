@@ -14,29 +14,16 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from storage import outbox, queries
-from storage.db import (
-    MIGRATIONS,
-    _alembic_config,
-    current_revision,
-    head_revision,
-    make_engine,
-    session_scope,
-)
+from storage.db import current_revision, head_revision, session_scope
 from storage.db import upgrade as upgrade_store
 from storage.explain import item_deliveries
 from storage.models import Delivery, DeliveryState
-from storage.types import UTCDateTime
 from tests.conftest import T0
-
-script = ScriptDirectory(str(MIGRATIONS)).get_revision("0010")
-assert script is not None and isinstance(script.down_revision, str)
-BEFORE = script.down_revision
+from tests.unit.storage.old_store import DELIVERIES, LINKS, add_subscription, store_before
 
 # id, guild, channel, item id, subscription served
 OLD_ROWS = [
@@ -50,56 +37,14 @@ OLD_ROWS = [
 @pytest.fixture
 def old_store(db_url: str) -> Iterator[Engine]:
     """Yield a store at the revision before 0010 with two guilds' deliveries and links."""
-    engine = make_engine(db_url)
-    command.upgrade(_alembic_config(engine), BEFORE)
-    subscriptions = sa.table(
-        "subscriptions",
-        sa.column("id", sa.Integer),
-        sa.column("guild_id", sa.BigInteger),
-        sa.column("channel_id", sa.BigInteger),
-        *(sa.column(n, sa.JSON) for n in ("type_ids", "agency_ids", "program_ids", "kinds")),
-        sa.column("reminder_leads", sa.JSON),
-        sa.column("created_at", UTCDateTime()),
-    )
-    deliveries = sa.table(
-        "deliveries",
-        sa.column("id", sa.Integer),
-        sa.column("dedupe_key", sa.String),
-        sa.column("guild_id", sa.BigInteger),
-        sa.column("channel_id", sa.BigInteger),
-        sa.column("feed", sa.String),
-        sa.column("item_id", sa.String),
-        sa.column("kind", sa.String),
-        sa.column("payload", sa.JSON),
-        sa.column("state", sa.String),
-        sa.column("attempts", sa.Integer),
-        sa.column("next_attempt_at", UTCDateTime()),
-        sa.column("created_at", UTCDateTime()),
-    )
-    links = sa.table(
-        "delivery_subscriptions",
-        sa.column("delivery_id", sa.Integer),
-        sa.column("subscription_id", sa.Integer),
-    )
+    engine = store_before(db_url, "0010")
     with engine.begin() as connection:
         for sub_id, guild, channel in ((1, 1, 100), (2, 1, 101), (3, 2, 200)):
-            connection.execute(
-                subscriptions.insert().values(
-                    id=sub_id,
-                    guild_id=guild,
-                    channel_id=channel,
-                    type_ids=[],
-                    agency_ids=[],
-                    program_ids=[],
-                    kinds=[],
-                    reminder_leads=[],
-                    created_at=T0,
-                )
-            )
+            add_subscription(connection, sub_id, guild, channel)
         for delivery_id, guild, channel, item_id, sub_id in OLD_ROWS:
             key = f"channel:{channel}:events:{item_id}:update:1"
             inserted = connection.execute(
-                deliveries.insert()
+                DELIVERIES.insert()
                 .values(
                     dedupe_key=key,
                     guild_id=guild,
@@ -113,11 +58,11 @@ def old_store(db_url: str) -> Iterator[Engine]:
                     next_attempt_at=T0,
                     created_at=T0,
                 )
-                .returning(deliveries.c.id)
+                .returning(DELIVERIES.c.id)
             )
             assert inserted.scalar_one() == delivery_id
             connection.execute(
-                links.insert().values(delivery_id=delivery_id, subscription_id=sub_id)
+                LINKS.insert().values(delivery_id=delivery_id, subscription_id=sub_id)
             )
     yield engine
     engine.dispose()
