@@ -6,12 +6,17 @@ import functools
 import operator
 import random
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
-from bot.devtools.ll2_emulator.model import UPCOMING_GRACE, JSONDict, parse_ll2_datetime
+from bot.devtools.ll2_emulator.model import (
+    UPCOMING_GRACE,
+    JSONDict,
+    format_ll2_datetime,
+    parse_ll2_datetime,
+)
 from bot.devtools.ll2_emulator.routes import (
     _INT32,
     _ORDER_FIELDS,
@@ -24,6 +29,17 @@ from bot.devtools.ll2_emulator.routes import (
 )
 
 TieOrder = Literal["id", "reversed", "shuffled"]
+
+_LL2_TEXT = len("2026-01-15T12:00:00Z")  # LL2's own form of a date: to the second, ``Z``
+
+
+def _second_before(bound: datetime) -> str | None:
+    """Return a second before ``bound`` in LL2's text form, or None if it has none."""
+    try:
+        text = format_ll2_datetime(bound - timedelta(seconds=1))
+    except (OverflowError, ValueError):
+        return None
+    return text if len(text) == _LL2_TEXT else None
 
 
 class EventQuery:
@@ -122,7 +138,22 @@ class EventQuery:
                 value = parse_ll2_datetime(ev["date"]) if ev["date"] else None
             return value is not None and compare(value, bound)
 
-        return check
+        if fld != "last_updated" or op not in ("ge", "gt"):
+            return check
+        floor = _second_before(bound)
+        if floor is None:
+            return check
+
+        def recent(ev: JSONDict) -> bool:
+            # A change served as LL2 writes it (to the second, ``Z``) a second or more before
+            # the bound cannot reach it (its exact stamp is within that second): compared as
+            # text, without parsing. A poll over 10,000 stored items rejects nearly all so.
+            text = ev.get("last_updated")
+            if type(text) is str and len(text) == _LL2_TEXT and text[-1] == "Z" and text < floor:
+                return False
+            return check(ev)
+
+        return recent
 
     def _ordered(
         self, events: list[JSONDict], request: web.Request, route: _Route

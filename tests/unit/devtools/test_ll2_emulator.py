@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import operator
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openapi_schema_validator import OAS30Validator
 
 import bot.devtools
@@ -1053,3 +1056,43 @@ async def test_after_page_runs_between_pages_and_sees_what_was_served(
     # the edit moved the first event to the end of the last_updated order
     assert last["results"][-1]["id"] == seen[0].ids[0]
     assert last["results"][-1]["name"] == "Edited between pages"
+
+
+_STAMPS = st.datetimes(
+    min_value=datetime(2026, 1, 15, 11, 59, 50),
+    max_value=datetime(2026, 1, 15, 12, 0, 10),
+    timezones=st.just(UTC),
+)
+
+
+@given(
+    served=st.lists(
+        st.tuples(_STAMPS, st.booleans(), st.sampled_from(["Z", "+00:00", ".5Z"])),
+        min_size=1,
+        max_size=12,
+    ),
+    bound=_STAMPS,
+    op=st.sampled_from(["ge", "gt", "le", "lt"]),
+)
+@settings(max_examples=200, deadline=None)
+def test_a_last_updated_bound_keeps_what_the_exact_stamps_say(
+    served: list[tuple[datetime, bool, str]], bound: datetime, op: str
+) -> None:
+    """Items told apart by their text a second before the bound are those the stamps reject.
+
+    Each item is served to the second (LL2's form, an offset, or a fraction) and may carry an
+    exact stamp within that second; the filter must keep exactly the items whose stamp (or
+    served date) meets the bound, whether it read the text or parsed it.
+    """
+    emu = LL2Emulator(synthetic_events(len(served), start=NOW, seed=3), requests_per_hour=None)
+    events = list(emu.events.values())
+    for ev, (stamp, has_exact, form) in zip(events, served, strict=True):
+        second = stamp.replace(microsecond=0)
+        text = second.strftime("%Y-%m-%dT%H:%M:%S")
+        ev["last_updated"] = text + (".500000Z" if form == ".5Z" else form)
+        if has_exact and form != ".5Z":
+            emu._exact_updated[ev["id"]] = stamp
+    check = emu._compare("last_updated", op, bound)
+    compare = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt}[op]
+    expected = [ev["id"] for ev in events if compare(emu._exact_last_updated(ev), bound)]
+    assert [ev["id"] for ev in events if check(ev)] == expected
