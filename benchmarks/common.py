@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 import json
+import logging
 import multiprocessing
 import os
 import platform
@@ -15,6 +17,7 @@ import threading
 import time
 import urllib.request
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -447,3 +450,21 @@ async def wait_for(predicate: Any, within: float, step: float = 0.01) -> bool:
             return False
         await asyncio.sleep(step)
     return True
+
+
+# --- one benchmark in a process of its own ----------------------------------------------------
+
+
+def quiet_logging() -> None:
+    """Log warnings only, and errors only from the bot's and the libraries' loggers."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("discord", "bot", "cogs", "storage", "aiohttp", "httpx", "tests"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def run_benchmark(module_name: str, quick: bool, workdir: Path) -> list[Figure]:
+    """Run one benchmark module's ``run``: in the process ``python3 -m benchmarks`` starts."""
+    quiet_logging()
+    module = importlib.import_module(module_name)
+    return list(asyncio.run(module.run(quick=quick, workdir=workdir)))
