@@ -39,10 +39,10 @@ def _in_own_process(module_name: str, *, quick: bool, workdir: Path) -> list[Fig
     """Run one benchmark in a fresh process and return its figures.
 
     In one process for all, a benchmark ran on the heap the earlier ones left (the fan-out's
-    emulators and recordings, the big store's events): the 10,000-event idle poll measured
-    ~0.8 ms more after the fan-out than alone, within minutes. A fresh process per benchmark
-    measures each on its own; the big store is built once and shared through ``workdir``'s
-    parent (:func:`benchmarks.store.big_store`).
+    emulators and recordings, the big store's events); in one pair of runs the 10,000-event
+    idle poll measured ~0.8 ms more after the fan-out than alone (this VM's noise is as large,
+    so a fresh process rules the question out rather than answering it). The big store is
+    built once and shared through ``workdir``'s parent (:func:`benchmarks.store.big_store`).
     """
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:

@@ -439,9 +439,9 @@ def _reference_work() -> int:
 def reference_cpu_ms(repeats: int = 7) -> float:
     """Return the median CPU ms of :func:`_reference_work`: how fast this VM runs right now.
 
-    The same code's page has measured 22 and 42 ms within two hours on this VM; a fixed
-    workload timed beside it says which phase a run caught, and the page's ratio to it
-    stays comparable across phases.
+    The same code's page measured 22 and 42 ms within two hours on the VM the figures in
+    docs/benchmarks.md come from; a fixed workload timed beside it says which phase a run
+    caught, and the page's ratio to it stays comparable across phases.
     """
     times = []
     for _ in range(repeats):
@@ -460,8 +460,8 @@ def reference_figure(before: float, after: float, page_ms: float) -> Figure:
         reference,
         "ms",
         note=f"before / after the SQLite rounds {before:.1f} / {after:.1f} ms (median of 7 "
-        f"each); the SQLite page costs {page_ms / reference:.2f}x it. The same code's page "
-        "gave 22-42 ms over two hours: compare runs by this ratio, not by the page's ms",
+        f"each); the SQLite page costs {page_ms / reference:.2f}x it. This VM's speed moves "
+        "the same code's page by up to 2x: compare runs by this ratio, not by the page's ms",
     )
 
 
