@@ -221,6 +221,8 @@ class Syncer:
         snapshot is the item's one stored JSON form (migration 0009).
         """
         now = self.clock()
+        if watermark is not None and watermark > now + CLOCK_SKEW:
+            watermark = None  # a caller's bad date must not hide every later change
         latest: dict[str, Item] = {}
         for item in events:
             latest[item.item_id] = item  # the same item twice in a page: keep the last
@@ -254,8 +256,6 @@ class Syncer:
             alerts = [a for item_id in kept for a in found[item_id]]
             if report is not None:
                 report.rejected += len(records) - len(kept)
-            if watermark is not None and watermark > now + CLOCK_SKEW:
-                watermark = None  # a caller's bad date must not hide every later change
             queries.note_page_stored(
                 session=session,
                 feed=self.feed,
@@ -311,8 +311,6 @@ class Syncer:
 
     def _note_seen(self, ids: list[str], now: datetime, watermark: datetime | None) -> None:
         """Commit a page of items seen again: their ``seen_at`` and the feed's sync state."""
-        if watermark is not None and watermark > now + CLOCK_SKEW:
-            watermark = None
         # A bare connection's transaction: two UPDATEs need no ORM session.
         with self.engine.begin() as connection:
             queries.mark_items_seen(session=connection, feed=self.feed, item_ids=ids, now=now)
