@@ -57,11 +57,16 @@ def revision_before(revision: str) -> str:
     return script.down_revision
 
 
+def store_at(db_url: str, revision: str) -> Engine:
+    """Return an engine on a store Alembic built up to ``revision``."""
+    engine = make_engine(db_url)
+    command.upgrade(_alembic_config(engine), revision)
+    return engine
+
+
 def store_before(db_url: str, revision: str) -> Engine:
     """Return an engine on a store Alembic built up to the revision ``revision`` follows."""
-    engine = make_engine(db_url)
-    command.upgrade(_alembic_config(engine), revision_before(revision))
-    return engine
+    return store_at(db_url, revision_before(revision))
 
 
 def add_subscription(connection: Connection, sub_id: int, guild_id: int, channel_id: int) -> None:

@@ -15,7 +15,6 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -26,18 +25,12 @@ from bot.ll2.client import LL2Client
 from bot.pipeline.delivery import ConsoleSink
 from bot.pipeline.runner import Pipeline
 from storage import outbox, queries
-from storage.db import (
-    _alembic_config,
-    current_revision,
-    head_revision,
-    make_engine,
-    session_scope,
-    upgrade,
-)
+from storage.db import current_revision, head_revision, session_scope, upgrade
 from storage.models import Delivery, Subscription
 from storage.types import UTCDateTime
 from tests.conftest import T0
 from tests.scenarios.test_launches import DRAGON, day_launches, on_the_day
+from tests.unit.storage.old_store import SUBSCRIPTIONS, store_at
 
 OLD = T0 - timedelta(days=2)
 GPS = "98f70f28-397a-4c0d-aeb2-e7f8a88e0323"  # Falcon 9 | GPS III SV09, recorded live
@@ -46,19 +39,7 @@ GPS = "98f70f28-397a-4c0d-aeb2-e7f8a88e0323"  # Falcon 9 | GPS III SV09, recorde
 @pytest.fixture
 def old_store(db_url: str) -> Iterator[Engine]:
     """Yield a store at schema 0004 holding an events-only subscription and seeded events."""
-    engine = make_engine(db_url)
-    command.upgrade(_alembic_config(engine), "0004")
-    subscriptions = sa.table(
-        "subscriptions",
-        sa.column("guild_id", sa.BigInteger),
-        sa.column("channel_id", sa.BigInteger),
-        sa.column("type_ids", sa.JSON),
-        sa.column("agency_ids", sa.JSON),
-        sa.column("program_ids", sa.JSON),
-        sa.column("kinds", sa.JSON),
-        sa.column("reminder_leads", sa.JSON),
-        sa.column("created_at", UTCDateTime()),
-    )
+    engine = store_at(db_url, "0004")
     sync_state = sa.table(
         "sync_state",
         sa.column("feed", sa.String),
@@ -67,7 +48,7 @@ def old_store(db_url: str) -> Iterator[Engine]:
     )
     with engine.begin() as connection:
         connection.execute(
-            subscriptions.insert().values(
+            SUBSCRIPTIONS.insert().values(
                 guild_id=1,
                 channel_id=100,
                 type_ids=[],
