@@ -197,7 +197,13 @@ def _execute_rows(session: Executor, statement: Any, rows: list[dict[str, Any]])
         columns = []
         for name, process in zip(names, processors, strict=True):
             values = [row[name] for row in run]
-            columns.append(values if process is None else list(map(process, values)))
+            if process is None:
+                columns.append(values)
+            elif type(values[0]) is datetime and values.count(values[0]) == len(values):
+                # One instant for every row (``seen_at``, ``first_seen_at``): one text.
+                columns.append([process(values[0])] * len(values))
+            else:
+                columns.append(list(map(process, values)))
         cursor: Any = connection.connection.cursor()
         try:
             cursor.executemany(sql, zip(*columns, strict=True))
