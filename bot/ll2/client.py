@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import json
 import logging
 import math
@@ -13,7 +14,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -106,8 +107,14 @@ class LL2Client:
         if settings.api_key:
             headers["Authorization"] = f"Token {settings.api_key.get()}"
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout)
-        self._headers = headers
+        if http is None:
+            # Our own client carries the headers, and keeps no cookies (LL2 sets none that
+            # matter; reading a response's for a jar was a tenth of an idle poll's HTTP work).
+            http = httpx.AsyncClient(timeout=timeout, headers=headers, cookies=_NoCookies())
+            self._headers: dict[str, str] | None = None
+        else:
+            self._headers = headers
+        self._http = http
         self.last_throttle: ThrottleStatus | None = None
         # LL2's own count is read at start-up and after every 429 (``/api-throttle/`` is
         # free): a long-running process otherwise never learns what others on its IP spent.
@@ -192,7 +199,7 @@ class LL2Client:
                 # The whole exchange, body included, within one deadline: httpx's timeout
                 # is per read, and a server sending a byte every few seconds never trips it.
                 async with asyncio.timeout(self.deadline):
-                    response = await self._http.get(url, params=params, headers=self._headers)
+                    response = await self._http.get(_with_query(url, params), headers=self._headers)
             except TimeoutError:
                 self._observe(url, "timeout")
                 deadline_hits += 1
@@ -605,6 +612,24 @@ class LL2Client:
         if not 0 <= wait <= MAX_WAIT_SECONDS:
             self._odd("retry-after", "LL2 asked to wait %.6gs; waiting at most an hour", wait)
         return min(max(0.0, wait), MAX_WAIT_SECONDS)
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A cookie jar that keeps nothing: the LL2 client sends no cookies back."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        """Keep none of the response's cookies."""
+
+
+def _with_query(url: str, params: dict[str, str] | None) -> str:
+    """Return ``url`` with ``params`` as its query, encoded as httpx encodes them.
+
+    httpx merges the parameters into a URL that has a query already; such a URL (a
+    ``next`` link) comes without parameters here, and any that does not is left to httpx.
+    """
+    if not params or "?" in url:
+        return url if not params else str(httpx.URL(url, params=params))
+    return f"{url}?{urlencode(params)}"
 
 
 def _expected_size(

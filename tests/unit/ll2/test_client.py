@@ -973,3 +973,47 @@ async def test_configured_user_agent_is_sent(
     client = LL2Client(settings, http=http, clock=clock)
     await client.events_page(EventFilters(limit=1))
     assert emu.requests[0].header("User-Agent") == "tminus/9 (ops@example.org)"
+
+
+async def test_its_own_http_client_sends_the_headers_and_query_and_keeps_no_cookie() -> None:
+    """The client LL2Client makes for itself: headers and query as httpx would send them with
+    each request, and a cookie LL2 sets is never sent back."""
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append((request.raw_path, dict(request.headers)))
+        response = web.json_response({"count": 0, "next": None, "results": []})
+        response.set_cookie("sessionid", "abc")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/2.2.0/event/", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        settings = LL2Settings(url=f"http://127.0.0.1:{port}/2.2.0", api_key=Secret("k3y"))
+        filters = EventFilters(
+            last_updated_gte=datetime(2026, 12, 3, 21, 0, tzinfo=UTC), search="a b&c", limit=5
+        )
+        async with LL2Client(settings) as client:
+            for _ in range(2):
+                await client.events_page(filters)
+            jar = list(client._http.cookies.jar)
+    finally:
+        await runner.cleanup()
+    expected = str(
+        httpx.Request(
+            "GET", f"http://127.0.0.1:{port}/2.2.0/event/", params=filters.to_params()
+        ).url
+    )
+    assert [path for path, _ in seen] == [expected.split(str(port), 1)[1]] * 2
+    assert "search=a+b%26c" in seen[0][0]
+    for _, headers in seen:
+        assert headers["Authorization"] == "Token k3y"
+        assert headers["Accept"] == "application/json"
+        assert headers["User-Agent"] == settings.user_agent
+        assert "Cookie" not in headers
+    assert jar == []
