@@ -165,18 +165,26 @@ def _runs(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 @functools.cache
 def _sqlite_form(
     dialect: Dialect, statement: Any, keys: tuple[str, ...]
-) -> tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]:
-    """Return a statement's SQLite text, its parameters' names in order and their converters."""
+) -> tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...], dict[str, Any]]:
+    """Return a statement's SQLite text, its parameters' names in order, their converters,
+    and the values of those the rows do not give (a literal in the statement, such as
+    ``seeded=True``, is a parameter of its own)."""
     compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys))
     names = tuple(compiled.positiontup)
     processors = tuple(
         compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
     )
-    return compiled.string, names, processors
+    fixed = {
+        name: bind.effective_value
+        for name in names
+        if name not in keys and not (bind := compiled.binds[name]).required
+    }
+    return compiled.string, names, processors, fixed
 
 
-def _execute_rows(session: Executor, statement: Any, rows: list[dict[str, Any]]) -> None:
-    """Execute a statement built once (no RETURNING) for each of ``rows``.
+def _execute_rows(session: Executor, statement: Any, rows: list[dict[str, Any]]) -> int:
+    """Execute a statement built once (no RETURNING) for each of ``rows``; return the
+    number of rows it changed.
 
     SQLite runs it by the driver's ``executemany`` of the compiled text, the parameters
     converted column by column: SQLAlchemy's per-row parameter building was a tenth of a
@@ -185,18 +193,22 @@ def _execute_rows(session: Executor, statement: Any, rows: list[dict[str, Any]])
     batches the rows through SQLAlchemy ("insertmanyvalues").
     """
     if not rows:
-        return
+        return 0
+    changed = 0
     if _dialect_name(session) != "sqlite":
         for run in _runs(rows):
-            session.execute(statement, run)
-        return
+            # A CursorResult: it has a rowcount (one row goes alone, as the driver counts
+            # an ``execute`` surely).
+            result: Any = session.execute(statement, run[0] if len(run) == 1 else run)
+            changed += result.rowcount
+        return changed
     connection = session if isinstance(session, Connection) else session.connection()
     dialect = connection.dialect
     for run in _runs(rows):
-        sql, names, processors = _sqlite_form(dialect, statement, tuple(run[0]))
+        sql, names, processors, fixed = _sqlite_form(dialect, statement, tuple(run[0]))
         columns = []
         for name, process in zip(names, processors, strict=True):
-            values = [row[name] for row in run]
+            values = [row[name] for row in run] if name not in fixed else [fixed[name]] * len(run)
             if process is None:
                 columns.append(values)
             elif type(values[0]) is datetime and values.count(values[0]) == len(values):
@@ -207,10 +219,12 @@ def _execute_rows(session: Executor, statement: Any, rows: list[dict[str, Any]])
         cursor: Any = connection.connection.cursor()
         try:
             cursor.executemany(sql, zip(*columns, strict=True))
+            changed += cursor.rowcount
         except sqlite3.Error as exc:
             raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
         finally:
             cursor.close()
+    return changed
 
 
 def _insert_ignore(session: Executor, model: Any, rows: list[dict[str, Any]]) -> int:
@@ -305,7 +319,11 @@ def mark_items_seen(
     model: Any = LaunchRow if feed == "launches" else EventRow
     ids: list[Any] = list(item_ids) if feed == "launches" else [int(i) for i in item_ids]
     if ids:
-        session.execute(_seen_one_statement(model), [{"item_id": i, "seen": now} for i in ids])
+        # By the driver on SQLite (an idle poll's one row): SQLAlchemy's statement machinery
+        # was a third of the idle poll's page transaction.
+        _execute_rows(
+            session, _seen_one_statement(model), [{"item_id": i, "seen": now} for i in ids]
+        )
 
 
 def save_announced(
@@ -1153,11 +1171,10 @@ def note_page_stored(
     params: dict[str, Any] = {"state_feed": feed, "now": now, "error": error}
     if watermark is not None:
         params["watermark"] = watermark
-    result: Any = session.execute(statement, params)  # a CursorResult: it has a rowcount
-    if result.rowcount == 0:
+    if _execute_rows(session, statement, [params]) == 0:
         # The feed's first page: create its row (insert-or-nothing, as sync_state does).
         _insert_ignore(session, SyncState, [{"feed": feed, "seeded": False}])
-        session.execute(statement, params)
+        _execute_rows(session, statement, [params])
 
 
 @dataclass(frozen=True)
