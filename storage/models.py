@@ -268,10 +268,17 @@ class Delivery(SQLModel, table=True):
 
 
 class DeliverySubscription(SQLModel, table=True):
-    """A subscription a delivery serves: several when their filters overlap in one channel."""
+    """A subscription a delivery serves: several when their filters overlap in one channel.
+
+    On SQLite the table is ``WITHOUT ROWID`` (migration 0011): the primary key is the table,
+    so a link is written to two b-trees (the table and the subscription index), not three.
+    """
 
     __tablename__ = "delivery_subscriptions"
-    __table_args__ = (Index("ix_delivery_subscriptions_subscription", "subscription_id"),)
+    __table_args__ = (
+        Index("ix_delivery_subscriptions_subscription", "subscription_id"),
+        {"sqlite_with_rowid": False},
+    )
 
     delivery_id: int = Field(primary_key=True, foreign_key="deliveries.id", ondelete="CASCADE")
     subscription_id: int = Field(
