@@ -136,3 +136,15 @@ def test_removing_subscriptions_leaves_no_payload_behind(engine: Engine) -> None
         left = session.exec(select(Delivery)).all()
         assert {d.guild_id for d in left} == {102}
         assert all(d.payload["message"] for d in left)  # the survivors still read whole
+
+
+def test_a_batch_payload_is_compact_json_and_a_lone_surrogate_still_encodes() -> None:
+    """pydantic-core's encoder writes the batch path's payloads; what it refuses, json.dumps
+    writes (escaped), so the text always decodes to the object."""
+    payload = {"content": "📅 <@&1> Docking", "n": 1, "x": None, "list": [True, {"a": "b"}]}
+    text = outbox._compact_json(payload)
+    assert text == '{"content":"📅 <@&1> Docking","n":1,"x":null,"list":[true,{"a":"b"}]}'
+    assert json.loads(text) == payload
+    odd = {"content": "broken \udc80 text"}
+    assert outbox._compact_json(odd) == json.dumps(odd)
+    assert json.loads(outbox._compact_json(odd)) == odd
