@@ -17,7 +17,7 @@ from bot.core.items import Event
 from bot.core.options import UsageError, is_id, resolve_named_ids
 from bot.pipeline.records import event_from_snapshot
 from bot.pipeline.runner import PollHealth
-from storage import outbox, queries
+from storage import outbox, queries, subscriptions
 from storage.db import session_scope
 from storage.models import (
     AgencyRow,
@@ -233,7 +233,7 @@ def status(
             pending=outbox.count_deliveries(session=session, state=DeliveryState.PENDING),
             failed=outbox.count_deliveries(session=session, state=DeliveryState.FAILED),
             events=queries.count_events(session=session),
-            paused=queries.paused_subscriptions(session=session, guild_id=guild_id),
+            paused=subscriptions.paused_subscriptions(session=session, guild_id=guild_id),
         )
 
 

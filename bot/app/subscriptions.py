@@ -28,6 +28,7 @@ from bot.core.options import (
 from bot.core.timeutil import format_duration
 from bot.pipeline.records import launch_from_snapshot
 from storage import queries
+from storage import subscriptions as sub_queries
 from storage.db import session_scope
 from storage.models import (
     Subscription,
@@ -90,7 +91,7 @@ def add_subscription(
     kind_list = parse_kinds(kinds)
     leads = parse_leads(reminders, default_leads)
     with session_scope(engine) as session:
-        existing = queries.guild_subscriptions(session=session, guild_id=guild_id)
+        existing = sub_queries.guild_subscriptions(session=session, guild_id=guild_id)
         if len(existing) >= max_per_guild:
             raise UsageError(
                 f"this server has {len(existing)} subscriptions, the most allowed "
@@ -115,7 +116,7 @@ def add_subscription(
         sub.location_ids = list(filters.location_ids)
         sub.exclude = words
         _refuse_duplicate(sub, existing, change="remove it first to change")
-        return queries.add_subscription(session=session, subscription=sub)
+        return sub_queries.add_subscription(session=session, subscription=sub)
 
 
 def _refuse_duplicate(sub: Subscription, existing: Sequence[Subscription], *, change: str) -> None:
@@ -174,7 +175,7 @@ def edit_subscription(
     leads = parse_leads(reminders, default_leads) if reminders is not None else None
     words = parse_exclude(exclude) if exclude is not None else None
     with session_scope(engine) as session:
-        sub = queries.get_guild_subscription(
+        sub = sub_queries.get_guild_subscription(
             session=session, guild_id=guild_id, subscription_id=subscription_id
         )
         if sub is None:
@@ -227,7 +228,7 @@ def edit_subscription(
                 f"subscription #{sub.id} already has those options — give what to change"
             )
         sub.paused_reason = None
-        existing = queries.guild_subscriptions(session=session, guild_id=guild_id)
+        existing = sub_queries.guild_subscriptions(session=session, guild_id=guild_id)
         _refuse_duplicate(sub, existing, change="edit that one to change")
         session.add(sub)
         session.flush()
@@ -238,7 +239,7 @@ def guild_subscription(engine: Engine, guild_id: int, value: str) -> Subscriptio
     """Return this guild's subscription named by ``value``; other guilds' do not exist here."""
     sub_id = parse_subscription_id(value)
     with session_scope(engine) as session:
-        sub = queries.get_guild_subscription(
+        sub = sub_queries.get_guild_subscription(
             session=session, guild_id=guild_id, subscription_id=sub_id
         )
     if sub is None:
@@ -256,14 +257,14 @@ def remove_subscription(engine: Engine, guild_id: int, value: str) -> Subscripti
     sub = guild_subscription(engine, guild_id, value)
     assert sub.id is not None
     with session_scope(engine) as session:
-        queries.remove_subscription(session=session, guild_id=guild_id, subscription_id=sub.id)
+        sub_queries.remove_subscription(session=session, guild_id=guild_id, subscription_id=sub.id)
     return sub
 
 
 def guild_subscriptions(engine: Engine, guild_id: int) -> list[Subscription]:
     """Return one guild's subscriptions."""
     with session_scope(engine) as session:
-        return queries.guild_subscriptions(session=session, guild_id=guild_id)
+        return sub_queries.guild_subscriptions(session=session, guild_id=guild_id)
 
 
 def subscription_choices(engine: Engine, guild_id: int, text: str) -> list[Choice]:
@@ -384,10 +385,12 @@ def sample_alert(engine: Engine, sub: Subscription, *, now: datetime) -> Alert:
 def forget_guild(engine: Engine, guild_id: int) -> int:
     """Remove every subscription of a guild the bot left; return how many."""
     with session_scope(engine) as session:
-        return queries.remove_guild(session=session, guild_id=guild_id)
+        return sub_queries.remove_guild(session=session, guild_id=guild_id)
 
 
 def pause_channel(engine: Engine, channel_id: int, reason: str) -> list[int]:
     """Pause the subscriptions of a channel that is gone; return their ids."""
     with session_scope(engine) as session:
-        return queries.pause_subscriptions(session=session, reason=reason, channel_id=channel_id)
+        return sub_queries.pause_subscriptions(
+            session=session, reason=reason, channel_id=channel_id
+        )

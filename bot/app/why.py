@@ -24,7 +24,7 @@ from bot.core.alerts import Item
 from bot.core.changes import ALL_FEEDS, excluded
 from bot.core.launches import Launch
 from bot.core.options import UsageError
-from storage import explain, queries
+from storage import explain, subscriptions
 from storage.db import session_scope
 from storage.models import Delivery, DeliveryState, Subscription
 
@@ -153,7 +153,7 @@ def outcome(delivery: Delivery, sub_id: int, served: Sequence[int]) -> Outcome:
 def explain_item(engine: Engine, guild_id: int, item: Item) -> Explanation:
     """Return, for each subscription of ``guild_id``, whether it takes ``item``, and what came."""
     with session_scope(engine) as session:
-        subs = queries.guild_subscriptions(session=session, guild_id=guild_id)
+        subs = subscriptions.guild_subscriptions(session=session, guild_id=guild_id)
         found = explain.item_deliveries(
             session=session, guild_id=guild_id, feed=item.feed, item_id=str(item.id)
         )

@@ -31,7 +31,7 @@ from bot.core.timeutil import utcnow
 from bot.devtools.discord_emulator import DiscordEmulator, Guild, RateLimitModel
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
-from storage import cluster, outbox, queries
+from storage import cluster, outbox, queries, subscriptions
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import DeliveryState, Subscription
 
@@ -78,7 +78,7 @@ def subscribe_channels(
         with session_scope(engine) as session:
             for guild, ids in guilds:
                 for channel_id in ids:
-                    queries.add_subscription(
+                    subscriptions.add_subscription(
                         session=session,
                         subscription=Subscription(
                             guild_id=guild.id,

@@ -49,7 +49,8 @@ from bot.render.cards import (
     starts_loudly,
 )
 from bot.render.payload import MessagePayload
-from storage import queries
+from storage import cards as card_queries
+from storage import subscriptions
 from storage.db import session_scope
 from storage.models import CardMessage, Delivery, LaunchRow, Subscription
 
@@ -103,7 +104,7 @@ ItemLoader = Callable[[Session, Sequence[str]], dict[str, tuple[datetime, Item]]
 def _load_events(session: Session, item_ids: Sequence[str]) -> dict[str, tuple[datetime, Item]]:
     ids = [int(i) for i in item_ids if i.lstrip("-").isdigit()]
     found: dict[str, tuple[datetime, Item]] = {}
-    for event_id, (version, snapshot) in queries.event_states(
+    for event_id, (version, snapshot) in card_queries.event_states(
         session=session, event_ids=ids
     ).items():
         try:
@@ -250,7 +251,7 @@ class Written:
 
     def record(self, session: Session, now: datetime) -> bool:
         """Record the write (ignored if a newer state was recorded meanwhile)."""
-        return queries.record_card_written(
+        return card_queries.record_card_written(
             session=session,
             card_id=self.card_id,
             message_id=self.message_id,
@@ -292,12 +293,14 @@ class CardKeeper:
             return True
         now = self.clock()
         with session_scope(self.engine) as session:
-            return queries.claim_card(session=session, card_id=card_id, now=now, until=now + CLAIM)
+            return card_queries.claim_card(
+                session=session, card_id=card_id, now=now, until=now + CLAIM
+            )
 
     def _release(self, card_id: int) -> None:
         if self.claims:
             with session_scope(self.engine) as session:
-                queries.release_card(session=session, card_id=card_id)
+                card_queries.release_card(session=session, card_id=card_id)
 
     # The store is asked in a worker thread: a commit must not hold the event loop, where
     # the pacer releases requests (SQLite needs no claims: no thread hop for nothing).
@@ -345,7 +348,7 @@ class CardKeeper:
                     card.channel_id,
                 )
                 with session_scope(self.engine) as session:
-                    queries.forget_card_message(
+                    card_queries.forget_card_message(
                         session=session, card_id=card.id, generation=generation
                     )
                 generation += 1
@@ -361,7 +364,9 @@ class CardKeeper:
             # This generation's nonce points at a deleted message (made, then deleted before
             # we recorded it): move on to a fresh nonce and try again soon.
             with session_scope(self.engine) as session:
-                queries.forget_card_message(session=session, card_id=card.id, generation=generation)
+                card_queries.forget_card_message(
+                    session=session, card_id=card.id, generation=generation
+                )
             raise
         self.creations += 1
         crashpoint("after_card_create")
@@ -397,7 +402,7 @@ class CardKeeper:
         """Return the delivery's card row, and its item's state when the card is still to make."""
         assert delivery.channel_id is not None
         with session_scope(self.engine) as session:
-            card = queries.card_slot(
+            card = card_queries.card_slot(
                 session=session,
                 guild_id=delivery.guild_id,
                 channel_id=delivery.channel_id,
@@ -416,7 +421,7 @@ class CardKeeper:
     def _open_cards(self) -> tuple[list[CardMessage], dict[int, list[Subscription]]]:
         """Return the open cards of served channels, and each channel's card subscriptions."""
         with session_scope(self.engine) as session:
-            subs = [s for s in queries.card_subscriptions(session=session) if self.serves(s)]
+            subs = [s for s in card_queries.card_subscriptions(session=session) if self.serves(s)]
             by_channel: dict[int, list[Subscription]] = defaultdict(list)
             for sub in subs:
                 if sub.channel_id is not None:
@@ -424,7 +429,7 @@ class CardKeeper:
                     by_channel[sub.channel_id].append(sub)
             if not by_channel:
                 return [], {}
-            cards = queries.open_cards(session=session, channel_ids=sorted(by_channel))
+            cards = card_queries.open_cards(session=session, channel_ids=sorted(by_channel))
             for card in cards:
                 session.expunge(card)
         return cards, dict(by_channel)
@@ -582,7 +587,7 @@ class CardKeeper:
         reason = getattr(exc, "pause_reason", None)
         if isinstance(reason, str) and reason:
             with session_scope(self.engine) as session:
-                paused = queries.pause_subscriptions(
+                paused = subscriptions.pause_subscriptions(
                     session=session, reason=reason, channel_id=card.channel_id
                 )
             log.warning("paused subscriptions %s (channel %s): %s", paused, card.channel_id, exc)

@@ -22,7 +22,7 @@ from bot.core.timeutil import Clock, utcnow
 from bot.pipeline.cards import CardGone, CardKeeper, CardSink, Written, is_card, is_loud
 from bot.pipeline.crashpoints import crashpoint
 from bot.render.console import payload_text
-from storage import outbox, queries
+from storage import outbox, subscriptions
 from storage.db import session_scope
 from storage.models import Delivery, DeliveryState, Subscription
 
@@ -119,7 +119,7 @@ class DeliveryWorker:
 
     def _served_subscriptions(self) -> dict[int, Subscription]:
         with session_scope(self.engine) as session:
-            subs = queries.active_subscriptions(session=session)
+            subs = subscriptions.active_subscriptions(session=session)
         return {s.id: s for s in subs if s.id is not None and self.serves(s)}
 
     def _load_due(
@@ -308,7 +308,7 @@ class DeliveryWorker:
             )
             if not exc.pause_reason:
                 return []
-            return queries.pause_subscriptions(
+            return subscriptions.pause_subscriptions(
                 session=session,
                 reason=exc.pause_reason,
                 channel_id=delivery.channel_id,

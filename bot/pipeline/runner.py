@@ -22,7 +22,7 @@ from bot.ll2.errors import LL2BudgetExhausted, LL2Error, LL2Throttled
 from bot.pipeline.delivery import ConsoleSink, DeliveryWorker, DrainReport, Sink
 from bot.pipeline.lease import Lease
 from bot.pipeline.sync import FEED_EVENTS, FEED_LAUNCHES, Syncer, SyncReport
-from storage import queries
+from storage import queries, subscriptions
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import Subscription
 
@@ -481,7 +481,7 @@ def console_pipeline(
         f":kinds={','.join(kinds)}:leads={','.join(map(str, leads))}:feed={feed}"
     )
     with session_scope(engine) as session:
-        sub = queries.implicit_subscription(
+        sub = subscriptions.implicit_subscription(
             session=session,
             implicit_key=key,
             template=Subscription(

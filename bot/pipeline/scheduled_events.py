@@ -29,6 +29,7 @@ from bot.core.timeutil import Clock, as_utc, parse_datetime, utcnow
 from bot.pipeline.cards import Item, item_wanted, load_items
 from bot.render.cards import item_date, item_duration, render_scheduled_event
 from storage import queries
+from storage import scheduled_events as scheduled_event_queries
 from storage.db import session_scope
 from storage.models import ScheduledEventRow, Subscription
 
@@ -143,7 +144,7 @@ class ScheduledEventMirror:
         """Run one pass over every guild that asks for scheduled events."""
         report = MirrorReport()
         with session_scope(self.engine) as session:
-            subs = queries.scheduled_event_subscriptions(session=session)
+            subs = scheduled_event_queries.scheduled_event_subscriptions(session=session)
         by_guild: dict[int, list[Subscription]] = defaultdict(list)
         for sub in subs:
             if sub.guild_id is not None and self.serves(sub.guild_id):
@@ -154,7 +155,7 @@ class ScheduledEventMirror:
             except ScheduledEventRefused as exc:
                 reason = f"Discord refused scheduled events ({exc}): grant Manage Events"
                 with session_scope(self.engine) as session:
-                    queries.pause_scheduled_events(
+                    scheduled_event_queries.pause_scheduled_events(
                         session=session, guild_id=guild_id, reason=reason
                     )
                 report.paused_guilds += 1
@@ -165,7 +166,7 @@ class ScheduledEventMirror:
 
     def _save(self, guild_id: int, row_key: tuple[str, str], **values: Any) -> None:
         with session_scope(self.engine) as session:
-            queries.save_scheduled_event(
+            scheduled_event_queries.save_scheduled_event(
                 session=session,
                 guild_id=guild_id,
                 feed=row_key[0],
@@ -180,7 +181,9 @@ class ScheduledEventMirror:
         now = self.clock()
         wanted = self._wanted(subs, now)
         with session_scope(self.engine) as session:
-            rows = queries.guild_scheduled_events(session=session, guild_id=guild_id)
+            rows = scheduled_event_queries.guild_scheduled_events(
+                session=session, guild_id=guild_id
+            )
             for row in rows:
                 session.expunge(row)
             ours = {(r.feed, r.item_id): r for r in rows}

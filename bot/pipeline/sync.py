@@ -38,7 +38,7 @@ from bot.pipeline.records import (
     item_record,
     snapshot_json,
 )
-from storage import outbox, queries
+from storage import outbox, queries, subscriptions
 from storage.db import one_line, refused_by_store, savepoint, session_scope
 from storage.models import DeliveryState, Subscription
 
@@ -687,7 +687,7 @@ class Syncer:
             since = min(last, now - grace) if last else now - grace
             subs = [
                 s
-                for s in queries.active_subscriptions(session=session)
+                for s in subscriptions.active_subscriptions(session=session)
                 if s.reminder_leads and (not s.kinds or AlertKind.REMINDER.value in s.kinds)
             ]
             enqueued = 0

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from bot.devtools.discord_emulator import permissions as perms
-from storage import queries
+from storage import subscriptions
 from storage.db import session_scope
 from storage.models import Subscription
 from tests.e2e.test_bot import DOCKING, Stack
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 def only_subscription(stack: Stack) -> Subscription:
     """Return the guild's one subscription as stored."""
     with session_scope(stack.engine) as session:
-        (sub,) = queries.guild_subscriptions(session=session, guild_id=stack.guild.id)
+        (sub,) = subscriptions.guild_subscriptions(session=session, guild_id=stack.guild.id)
     return sub
 
 

@@ -16,7 +16,7 @@ from bot.devtools.discord_emulator import DiscordEmulator, Guild, Member
 from bot.devtools.discord_emulator import permissions as perms
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
-from storage import outbox, queries
+from storage import outbox, queries, subscriptions
 from storage.db import session_scope
 from storage.models import DeliveryState
 from tests.faults.bot import eventually
@@ -213,14 +213,14 @@ async def test_member_without_manage_channels_is_refused_and_nothing_stored(stac
     reply = await result.response()
     assert reply.ephemeral and "Manage Channels" in (reply.content or "")
     with session_scope(stack.engine) as session:
-        assert queries.guild_subscriptions(session=session, guild_id=stack.guild.id) == []
+        assert subscriptions.guild_subscriptions(session=session, guild_id=stack.guild.id) == []
 
 
 async def test_a_guild_cannot_see_or_touch_another_guilds_subscription(stack: Stack) -> None:
     """Guild B cannot list, remove or test guild A's subscription."""
     await stack.command("alerts", "add", type="Docking")
     with session_scope(stack.engine) as session:
-        (sub,) = queries.guild_subscriptions(session=session, guild_id=stack.guild.id)
+        (sub,) = subscriptions.guild_subscriptions(session=session, guild_id=stack.guild.id)
     other = stack.discord.add_guild("Rival Club")
     other_mod = stack.discord.add_moderator(other.id)
     other_channel = other.channel_named("general").id
@@ -238,7 +238,7 @@ async def test_a_guild_cannot_see_or_touch_another_guilds_subscription(stack: St
         reply = await as_other(action, subscription=str(sub.id))
         assert reply.ephemeral and f"no subscription #{sub.id}" in (reply.content or "")
     with session_scope(stack.engine) as session:
-        assert len(queries.guild_subscriptions(session=session, guild_id=stack.guild.id)) == 1
+        assert len(subscriptions.guild_subscriptions(session=session, guild_id=stack.guild.id)) == 1
 
 
 async def test_ll2_mentions_cannot_ping_anyone(stack: Stack) -> None:
@@ -262,7 +262,9 @@ async def test_forbidden_channel_pauses_the_subscription_with_a_reason(stack: St
 
     def paused() -> bool:
         with session_scope(stack.engine) as session:
-            return bool(queries.paused_subscriptions(session=session, guild_id=stack.guild.id))
+            return bool(
+                subscriptions.paused_subscriptions(session=session, guild_id=stack.guild.id)
+            )
 
     await eventually(paused)
     listed = await stack.command("alerts", "list")
@@ -338,7 +340,7 @@ async def test_add_says_which_permission_the_bot_lacks(stack: Stack) -> None:
     reply = await stack.command("alerts", "add", type="Docking")
     assert reply.ephemeral and "Send Messages" in (reply.content or "")
     with session_scope(stack.engine) as session:
-        assert queries.guild_subscriptions(session=session, guild_id=stack.guild.id) == []
+        assert subscriptions.guild_subscriptions(session=session, guild_id=stack.guild.id) == []
 
 
 async def test_bad_options_get_clear_answers(stack: Stack) -> None:
@@ -370,7 +372,7 @@ async def test_hostile_options_get_helpful_answers_not_something_went_wrong(stac
     assert not any("went wrong" in text.lower() for text in texts.values()), texts
     assert all(answer.ephemeral for name, answer in answers.items() if name != "event")
     with session_scope(stack.engine) as session:
-        assert queries.guild_subscriptions(session=session, guild_id=stack.guild.id) == []
+        assert subscriptions.guild_subscriptions(session=session, guild_id=stack.guild.id) == []
 
 
 async def test_server_errors_are_retried_until_the_alert_lands(stack: Stack) -> None:
@@ -395,7 +397,7 @@ async def test_leaving_a_guild_removes_its_subscriptions(stack: Stack) -> None:
 
     def gone() -> bool:
         with session_scope(stack.engine) as session:
-            return not queries.guild_subscriptions(session=session, guild_id=stack.guild.id)
+            return not subscriptions.guild_subscriptions(session=session, guild_id=stack.guild.id)
 
     await eventually(gone)
 
@@ -409,7 +411,9 @@ async def test_deleted_channel_pauses_its_subscriptions(stack: Stack) -> None:
         with session_scope(stack.engine) as session:
             return [
                 s.paused_reason or ""
-                for s in queries.paused_subscriptions(session=session, guild_id=stack.guild.id)
+                for s in subscriptions.paused_subscriptions(
+                    session=session, guild_id=stack.guild.id
+                )
             ]
 
     await eventually(lambda: bool(paused()))
@@ -443,7 +447,7 @@ async def test_alerts_test_posts_a_sample_to_the_channel(stack: Stack) -> None:
     """`/alerts test` posts one sample alert in the subscription's channel."""
     await stack.command("alerts", "add", type="Docking")
     with session_scope(stack.engine) as session:
-        (sub,) = queries.guild_subscriptions(session=session, guild_id=stack.guild.id)
+        (sub,) = subscriptions.guild_subscriptions(session=session, guild_id=stack.guild.id)
     reply = await stack.command("alerts", "test", subscription=str(sub.id))
     assert reply.ephemeral and "Sent a test alert" in (reply.content or "")
     assert len(stack.messages()) == 1

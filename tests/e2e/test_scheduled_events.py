@@ -14,7 +14,7 @@ from bot.core.timeutil import parse_datetime, utcnow
 from bot.devtools.discord_emulator import DiscordEmulator
 from bot.devtools.discord_emulator import permissions as perms
 from bot.devtools.ll2_emulator import LL2Emulator
-from storage import queries
+from storage import queries, scheduled_events, subscriptions
 from storage.db import make_engine, session_scope
 from tests.e2e.test_bot import DOCKING, EVA, Stack, e2e_events
 from tests.faults.bot import bot_config, eventually, running_bot
@@ -100,7 +100,7 @@ async def test_events_are_created_updated_cancelled_and_left_alone_after_a_perso
 
 def _stored_state(stack: Stack, item_id: str) -> str | None:
     with session_scope(stack.engine) as session:
-        rows = queries.guild_scheduled_events(session=session, guild_id=stack.guild.id)
+        rows = scheduled_events.guild_scheduled_events(session=session, guild_id=stack.guild.id)
     return next((r.state for r in rows if r.item_id == item_id), None)
 
 
@@ -123,7 +123,7 @@ async def test_without_manage_events_add_refuses_and_a_later_403_pauses_only_eve
     reply = await result.response(timeout=5)
     assert "Manage Events" in (reply.content or ""), reply.content
     with session_scope(stack.engine) as session:
-        assert queries.guild_subscriptions(session=session, guild_id=plain.id) == []
+        assert subscriptions.guild_subscriptions(session=session, guild_id=plain.id) == []
 
     # Granted at first; taken away later without the bot hearing of it: Discord answers 403.
     role = stack.guild.roles[stack.guild.bot_role_id]
@@ -134,7 +134,7 @@ async def test_without_manage_events_add_refuses_and_a_later_403_pauses_only_eve
 
     def paused() -> bool:
         with session_scope(stack.engine) as session:
-            (sub,) = queries.guild_subscriptions(session=session, guild_id=stack.guild.id)
+            (sub,) = subscriptions.guild_subscriptions(session=session, guild_id=stack.guild.id)
         return sub.scheduled_events_paused_reason is not None and sub.paused_reason is None
 
     await eventually(paused)

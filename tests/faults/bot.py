@@ -22,7 +22,7 @@ from bot.config import Config, Secret, load_config
 from bot.core.timeutil import utcnow
 from bot.devtools.discord_emulator import DiscordEmulator, pointed_at
 from bot.devtools.ll2_emulator import LL2Emulator
-from storage import outbox, queries
+from storage import outbox, subscriptions
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import DeliveryState, Subscription
 
@@ -129,7 +129,7 @@ def add_channel_subscriptions(
         ids: dict[int, int] = {}
         with session_scope(engine) as session:
             for channel_id in channel_ids:
-                sub = queries.add_subscription(
+                sub = subscriptions.add_subscription(
                     session=session,
                     subscription=Subscription(
                         guild_id=guild_id,

@@ -26,7 +26,7 @@ from bot.devtools.cluster import BotProcess, run_env
 from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
-from storage import queries
+from storage import queries, subscriptions
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import Subscription
 from tests.faults.bot import delivery_states, eventually
@@ -155,7 +155,7 @@ async def world(tmp_path: Path) -> AsyncIterator[Cards]:
         upgrade(engine)
         with session_scope(engine) as session:
             for channel_id in channel_ids:
-                queries.add_subscription(
+                subscriptions.add_subscription(
                     session=session,
                     subscription=Subscription(
                         guild_id=guild.id,

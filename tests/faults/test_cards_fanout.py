@@ -19,7 +19,7 @@ from bot.core.timeutil import isoformat_z, utcnow
 from bot.devtools.discord_emulator import DiscordEmulator, RateLimitModel
 from bot.devtools.ll2_emulator import LL2Emulator
 from bot.devtools.ll2_emulator.launches import load_recorded_launches
-from storage import queries
+from storage import queries, subscriptions
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import Subscription
 from tests.faults.bot import bot_config, delivery_states, eventually, running_bot
@@ -60,7 +60,7 @@ def add_card_subscriptions(db_url: str, guild_id: int, channel_ids: list[int]) -
         upgrade(engine)
         with session_scope(engine) as session:
             for channel_id in channel_ids:
-                queries.add_subscription(
+                subscriptions.add_subscription(
                     session=session,
                     subscription=Subscription(
                         guild_id=guild_id,

@@ -20,7 +20,8 @@ from bot.core.timeutil import utcnow
 from bot.devtools.discord_emulator import DiscordEmulator, Guild, RateLimitModel
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import LL2Emulator
-from storage import outbox, queries
+from storage import outbox
+from storage import subscriptions as sub_queries
 from storage.db import make_engine, session_scope
 from storage.models import Delivery, DeliveryState
 from tests.faults.bot import add_channel_subscriptions, bot_config, eventually, running_bot
@@ -84,7 +85,7 @@ class FanOut:
             with session_scope(engine) as session:
                 return {
                     s.id: s.paused_reason or ""
-                    for s in queries.paused_subscriptions(session=session)
+                    for s in sub_queries.paused_subscriptions(session=session)
                     if s.id is not None
                 }
         finally:

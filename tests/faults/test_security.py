@@ -29,7 +29,7 @@ from bot.devtools.discord_emulator import DiscordEmulator, Guild, Member, pointe
 from bot.devtools.discord_emulator import permissions as perms
 from bot.devtools.factories import make_event
 from bot.devtools.ll2_emulator import FaultKind, LL2Emulator
-from storage import queries
+from storage import queries, subscriptions
 from storage.db import make_engine, session_scope
 from tests.faults.bot import add_channel_subscriptions, bot_config, eventually, running_bot
 
@@ -59,7 +59,7 @@ def stored_subscriptions(db_url: str, guild_id: int) -> list[int]:
         with session_scope(engine) as session:
             return [
                 s.id
-                for s in queries.guild_subscriptions(session=session, guild_id=guild_id)
+                for s in subscriptions.guild_subscriptions(session=session, guild_id=guild_id)
                 if s.id is not None
             ]
     finally:

@@ -25,7 +25,7 @@ from bot.devtools.ll2_emulator import FakeClock, LL2Emulator, format_ll2_datetim
 from bot.devtools.ll2_emulator.launches import load_recorded_launches
 from bot.ll2.client import LL2Client
 from bot.pipeline.runner import Pipeline, console_pipeline
-from storage import queries
+from storage import queries, subscriptions
 from storage.db import session_scope
 from tests.conftest import T0
 
@@ -304,7 +304,7 @@ async def test_spacex_without_starlink_hears_the_dragon_only(
     """``feed:launches provider:SpaceX exclude:Starlink``: the Dragon yes; Starlink, events no."""
     world = await make_world(engine, clock, emulator, version, client, feed="launches")
     with session_scope(engine) as session:
-        (sub,) = [s for s in queries.active_subscriptions(session=session)]
+        (sub,) = [s for s in subscriptions.active_subscriptions(session=session)]
         sub.provider_ids = [SPACEX]
         sub.exclude = ["starlink"]
         session.add(sub)

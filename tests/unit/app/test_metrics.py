@@ -29,7 +29,7 @@ from bot.pipeline.delivery import (
 )
 from bot.pipeline.runner import Pipeline
 from bot.pipeline.sync import Syncer
-from storage import queries
+from storage import subscriptions
 from storage.db import make_engine, session_scope
 from storage.models import Delivery, Subscription
 from tests.conftest import T0
@@ -81,7 +81,7 @@ class World:
     def subscribe(self, channel: int) -> None:
         """Store a subscription of ``channel`` to every alert."""
         with session_scope(self.engine) as session:
-            queries.add_subscription(
+            subscriptions.add_subscription(
                 session=session,
                 subscription=Subscription(guild_id=1, channel_id=channel, created_at=self.clock()),
             )

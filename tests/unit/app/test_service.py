@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from bot.app import service, subscriptions
 from bot.config import load_config
 from bot.core.options import UsageError
-from storage import queries
+from storage import subscriptions as sub_queries
 from storage.db import session_scope
 from storage.models import Subscription
 from tests.conftest import T0
@@ -47,7 +47,7 @@ def add(
 def stored(engine: Engine, guild_id: int = GUILD) -> list[Subscription]:
     """Return a guild's subscriptions as the store holds them."""
     with session_scope(engine) as session:
-        return queries.guild_subscriptions(session=session, guild_id=guild_id)
+        return sub_queries.guild_subscriptions(session=session, guild_id=guild_id)
 
 
 # --- the cap ------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ def test_edit_resumes_a_paused_subscription(engine: Engine) -> None:
     sub = add(engine, 500)
     assert sub.id is not None
     with session_scope(engine) as session:
-        queries.pause_subscriptions(
+        sub_queries.pause_subscriptions(
             session=session, reason="403 Missing Permissions", subscription_ids=[sub.id]
         )
     assert stored(engine)[0].paused_reason is not None
@@ -140,7 +140,7 @@ def test_edit_resumes_a_paused_subscription(engine: Engine) -> None:
     assert edited.resumed
     assert stored(engine)[0].paused_reason is None
     with session_scope(engine) as session:
-        assert [s.id for s in queries.active_subscriptions(session=session)] == [sub.id]
+        assert [s.id for s in sub_queries.active_subscriptions(session=session)] == [sub.id]
 
 
 def test_edit_with_nothing_to_change_says_so(engine: Engine) -> None:

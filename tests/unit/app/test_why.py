@@ -10,7 +10,7 @@ from bot.app.why import explain_item, explain_text
 from bot.core.timeutil import utcnow
 from bot.devtools.factories import make_event
 from bot.pipeline.records import event_from_snapshot
-from storage import outbox, queries
+from storage import outbox, subscriptions
 from storage.db import make_engine, session_scope, upgrade
 from storage.models import DeliveryState, Subscription
 
@@ -31,7 +31,7 @@ def test_why_explains_match_merge_filter_miss_exclude_pause_and_a_dropped_remind
 
     def sub(channel: int, guild: int = GUILD, **kwargs: Any) -> int:
         with session_scope(engine) as session:
-            row = queries.add_subscription(
+            row = subscriptions.add_subscription(
                 session=session,
                 subscription=Subscription(
                     guild_id=guild, channel_id=channel, created_at=now, **kwargs

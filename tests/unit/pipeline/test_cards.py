@@ -33,7 +33,8 @@ from bot.pipeline.cards import (
 )
 from bot.pipeline.records import event_record
 from bot.render.cards import CardHistory
-from storage import queries
+from storage import cards as card_queries
+from storage import queries, subscriptions
 from storage.db import session_scope
 from storage.models import CardMessage, Delivery, Subscription
 from tests.conftest import T0
@@ -120,7 +121,7 @@ async def world(engine: Engine) -> AsyncIterator[World]:
         channel_id = guild.channel_named("launches").id
         role = emu.add_role(guild.id, "Docking pings", mentionable=True)
         with session_scope(engine) as session:
-            sub = queries.add_subscription(
+            sub = subscriptions.add_subscription(
                 session=session,
                 subscription=Subscription(
                     guild_id=guild.id,
@@ -197,7 +198,7 @@ async def test_an_older_state_never_overwrites_a_newer_one(world: World) -> None
     assert not await world.keeper._bring_up_to_date(card.id, old_version, old_item, [])
     assert world.patches() == edited
     with session_scope(world.engine) as session:
-        assert not queries.record_card_written(
+        assert not card_queries.record_card_written(
             session=session,
             card_id=card.id,
             message_id=card.message_id or 0,
@@ -271,7 +272,7 @@ async def test_a_start_ping_lost_before_its_record_is_not_posted_twice(world: Wo
     card = world.card()
     with session_scope(world.engine) as session:
         ((_, item),) = load_items(session, "events", [str(DOCKING)]).values()
-        (sub,) = queries.card_subscriptions(session=session)
+        (sub,) = card_queries.card_subscriptions(session=session)
         session.expunge(sub)
     await world.keeper._start_ping(card, message_id, item, [sub], DATE)  # not recorded
     await world.keeper.refresh()

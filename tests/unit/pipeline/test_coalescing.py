@@ -14,7 +14,7 @@ from bot.core.kinds import update as update_kind
 from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_event
 from bot.pipeline.fanout import delivery_rows
-from storage import outbox, queries
+from storage import outbox, subscriptions
 from storage.db import session_scope
 from storage.models import Delivery, Subscription
 from tests.conftest import T0
@@ -68,7 +68,7 @@ def test_a_role_is_pinged_once_per_item_per_poll(engine: Engine) -> None:
     assert [a.kind.name for a in found] == ["update", "webcast_live", "rescheduled"]
     with session_scope(engine) as session:
         subs = [
-            queries.add_subscription(
+            subscriptions.add_subscription(
                 session=session,
                 subscription=Subscription(
                     guild_id=1, channel_id=channel, mention_role_id=role, kinds=kinds, created_at=T0

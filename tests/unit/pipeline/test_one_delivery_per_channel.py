@@ -21,7 +21,7 @@ from bot.devtools.ll2_emulator import FakeClock, LL2Emulator
 from bot.ll2.client import LL2Client
 from bot.pipeline.delivery import DeliveryWorker, PermanentSinkError
 from bot.pipeline.sync import Syncer
-from storage import outbox, queries
+from storage import outbox, queries, subscriptions
 from storage.db import session_scope
 from storage.models import Delivery, DeliveryState, Subscription
 from tests.conftest import T0
@@ -58,7 +58,7 @@ class World:
     def subscribe(self, channel: int | None, **values: Any) -> int:
         """Store a subscription (a console one when ``channel`` is None); return its id."""
         with session_scope(self.engine) as session:
-            sub = queries.add_subscription(
+            sub = subscriptions.add_subscription(
                 session=session,
                 subscription=Subscription(
                     guild_id=1 if channel else None,
@@ -158,9 +158,9 @@ async def test_a_refused_channel_pauses_all_its_subscriptions(world: World) -> N
     assert (report.sent, report.failed, report.paused) == (1, 1, 2)
     assert [channel for channel, _key, _msg in sink.sent] == [11]
     with session_scope(world.engine) as session:
-        paused = {s.id for s in queries.paused_subscriptions(session=session)}
+        paused = {s.id for s in subscriptions.paused_subscriptions(session=session)}
         assert paused == {first, second}
-        assert [s.id for s in queries.active_subscriptions(session=session)] == [elsewhere]
+        assert [s.id for s in subscriptions.active_subscriptions(session=session)] == [elsewhere]
 
 
 async def test_reminder_leads_count_only_for_the_subscriptions_that_asked(
@@ -190,9 +190,11 @@ async def test_removing_one_subscription_keeps_the_shared_delivery(world: World)
     second = world.subscribe(10, kinds=["webcast_live"])
     await world.go_live()
     with session_scope(world.engine) as session:
-        assert queries.remove_subscription(session=session, guild_id=1, subscription_id=first)
+        assert subscriptions.remove_subscription(session=session, guild_id=1, subscription_id=first)
     ((row, served),) = world.deliveries()
     assert row.state == DeliveryState.PENDING.value and served == [second]
     with session_scope(world.engine) as session:
-        assert queries.remove_subscription(session=session, guild_id=1, subscription_id=second)
+        assert subscriptions.remove_subscription(
+            session=session, guild_id=1, subscription_id=second
+        )
     assert world.deliveries() == []

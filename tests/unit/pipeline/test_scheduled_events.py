@@ -31,7 +31,7 @@ from bot.pipeline.scheduled_events import (
     ScheduledEventMirror,
     edited_by_person,
 )
-from storage import queries
+from storage import queries, subscriptions
 from storage.db import session_scope
 from storage.models import Subscription
 from tests.unit.render.test_launches import make_launch
@@ -74,7 +74,7 @@ class Mirror:
     def subscribe(self, **filters: Any) -> int:
         """Store a subscription asking for scheduled events; return its id."""
         with session_scope(self.engine) as session:
-            sub = queries.add_subscription(
+            sub = subscriptions.add_subscription(
                 session=session,
                 subscription=Subscription(
                     guild_id=self.guild_id,

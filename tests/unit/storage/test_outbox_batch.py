@@ -22,7 +22,7 @@ from bot.core.kinds import new_event_alert, reminder_alert, webcast_live_alert
 from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_items
 from bot.pipeline.fanout import delivery_batch, delivery_rows
-from storage import outbox, queries
+from storage import outbox, subscriptions
 from storage.db import session_scope
 from storage.models import Delivery, DeliveryPayload, DeliverySubscription, Subscription
 from tests.conftest import T0
@@ -155,9 +155,9 @@ def test_alert_subscriptions_are_the_active_ones_column_by_column(engine: Engine
     subs = _subscriptions(engine)
     paused = [s.id for s in subs[:3] if s.id is not None]
     with session_scope(engine) as session:
-        queries.pause_subscriptions(session=session, reason="test", subscription_ids=paused)
+        subscriptions.pause_subscriptions(session=session, reason="test", subscription_ids=paused)
         loaded = outbox.alert_subscriptions(session=session)
-        active = queries.active_subscriptions(session=session)
+        active = subscriptions.active_subscriptions(session=session)
     assert loaded.ids == [s.id for s in active] == [s.id for s in subs[3:]]
     assert loaded.channel_ids == [s.channel_id for s in active]
     assert loaded.guild_ids == [s.guild_id for s in active]

@@ -18,7 +18,7 @@ from bot.core.kinds import webcast_live_alert
 from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_items
 from bot.pipeline.fanout import delivery_rows
-from storage import outbox, queries
+from storage import outbox, subscriptions
 from storage.db import session_scope
 from storage.models import Delivery, DeliveryPayload, Subscription
 from tests.conftest import T0
@@ -124,13 +124,15 @@ def test_removing_subscriptions_leaves_no_payload_behind(engine: Engine) -> None
         outbox.enqueue_deliveries(session=session, rows=_alert_rows(subs))
     assert _payload_count(engine) == 3
     with session_scope(engine) as session:
-        queries.remove_guild(session=session, guild_id=101)  # role 701's whole set
+        subscriptions.remove_guild(session=session, guild_id=101)  # role 701's whole set
     assert _payload_count(engine) == 2
     with session_scope(engine) as session:
         for sub in subs:
             if sub.guild_id == 100:
                 assert sub.id is not None
-                queries.remove_subscription(session=session, guild_id=100, subscription_id=sub.id)
+                subscriptions.remove_subscription(
+                    session=session, guild_id=100, subscription_id=sub.id
+                )
     assert _payload_count(engine) == 1
     with session_scope(engine) as session:
         left = session.exec(select(Delivery)).all()

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect
 from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_event
 from bot.pipeline.records import event_record
-from storage import outbox, queries
+from storage import outbox, queries, subscriptions
 from storage.db import current_revision, head_revision, session_scope, upgrade
 from storage.models import DeliveryState, EventTypeRow, Subscription
 from tests.conftest import T0
@@ -131,7 +131,7 @@ def test_live_events_and_name_search_for_autocomplete(engine: Engine) -> None:
 def test_a_duplicate_delivery_cannot_be_enqueued(engine: Engine) -> None:
     """The dedupe key is unique: a second row with it is skipped, not an error."""
     with session_scope(engine) as session:
-        sub = queries.add_subscription(session=session, subscription=subscription(1, 10))
+        sub = subscriptions.add_subscription(session=session, subscription=subscription(1, 10))
         assert sub.id is not None
         assert outbox.enqueue_deliveries(session=session, rows=[delivery("k1", sub.id)]) == 1
     with session_scope(engine) as session:
@@ -143,7 +143,7 @@ def test_a_duplicate_delivery_cannot_be_enqueued(engine: Engine) -> None:
 def test_delivery_states_move_as_the_worker_reports(engine: Engine) -> None:
     """Due rows come oldest first; retry moves the due time; sent and failed leave the queue."""
     with session_scope(engine) as session:
-        sub = queries.add_subscription(session=session, subscription=subscription(1, 10))
+        sub = subscriptions.add_subscription(session=session, subscription=subscription(1, 10))
         assert sub.id is not None
         rows = [
             delivery(f"k{i}", sub.id, next_attempt_at=T0 + timedelta(seconds=i)) for i in range(3)
@@ -169,17 +169,19 @@ def test_delivery_states_move_as_the_worker_reports(engine: Engine) -> None:
 def test_guilds_only_see_their_own_subscriptions(engine: Engine) -> None:
     """Lookups by guild never return or delete another guild's subscription."""
     with session_scope(engine) as session:
-        mine = queries.add_subscription(session=session, subscription=subscription(1, 10))
-        theirs = queries.add_subscription(session=session, subscription=subscription(2, 20))
+        mine = subscriptions.add_subscription(session=session, subscription=subscription(1, 10))
+        theirs = subscriptions.add_subscription(session=session, subscription=subscription(2, 20))
         assert mine.id and theirs.id
         assert (
-            queries.get_guild_subscription(session=session, guild_id=1, subscription_id=theirs.id)
+            subscriptions.get_guild_subscription(
+                session=session, guild_id=1, subscription_id=theirs.id
+            )
             is None
         )
-        assert not queries.remove_subscription(
+        assert not subscriptions.remove_subscription(
             session=session, guild_id=1, subscription_id=theirs.id
         )
-        assert [s.id for s in queries.guild_subscriptions(session=session, guild_id=2)] == [
+        assert [s.id for s in subscriptions.guild_subscriptions(session=session, guild_id=2)] == [
             theirs.id
         ]
 
@@ -187,29 +189,29 @@ def test_guilds_only_see_their_own_subscriptions(engine: Engine) -> None:
 def test_pausing_by_channel_and_leaving_a_guild(engine: Engine) -> None:
     """Pausing a channel pauses only its subscriptions; leaving a guild removes its rows."""
     with session_scope(engine) as session:
-        a = queries.add_subscription(session=session, subscription=subscription(1, 10))
-        b = queries.add_subscription(session=session, subscription=subscription(1, 11))
+        a = subscriptions.add_subscription(session=session, subscription=subscription(1, 10))
+        b = subscriptions.add_subscription(session=session, subscription=subscription(1, 11))
         assert a.id and b.id
         outbox.enqueue_deliveries(session=session, rows=[delivery("k", a.id)])
-        paused = queries.pause_subscriptions(session=session, reason="gone", channel_id=10)
+        paused = subscriptions.pause_subscriptions(session=session, reason="gone", channel_id=10)
         assert paused == [a.id]
-        assert [s.id for s in queries.active_subscriptions(session=session)] == [b.id]
+        assert [s.id for s in subscriptions.active_subscriptions(session=session)] == [b.id]
     with session_scope(engine) as session:
-        assert queries.remove_guild(session=session, guild_id=1) == 2
-        assert queries.guild_subscriptions(session=session, guild_id=1) == []
+        assert subscriptions.remove_guild(session=session, guild_id=1) == 2
+        assert subscriptions.guild_subscriptions(session=session, guild_id=1) == []
         assert outbox.count_deliveries(session=session, state=DeliveryState.PENDING) == 0
 
 
 def test_implicit_subscription_is_created_once_per_key(engine: Engine) -> None:
     """`watch` with the same flags reuses its subscription; other flags get a new one."""
     with session_scope(engine) as session:
-        first = queries.implicit_subscription(
+        first = subscriptions.implicit_subscription(
             session=session, implicit_key="watch:a", template=Subscription(created_at=T0)
         )
-        again = queries.implicit_subscription(
+        again = subscriptions.implicit_subscription(
             session=session, implicit_key="watch:a", template=Subscription(created_at=T0)
         )
-        other = queries.implicit_subscription(
+        other = subscriptions.implicit_subscription(
             session=session, implicit_key="watch:b", template=Subscription(created_at=T0)
         )
         assert first.id == again.id != other.id
@@ -218,13 +220,15 @@ def test_implicit_subscription_is_created_once_per_key(engine: Engine) -> None:
 def test_pausing_drops_the_subscriptions_pending_deliveries(engine: Engine) -> None:
     """A paused channel keeps no backlog: its pending rows are dropped with the reason."""
     with session_scope(engine) as session:
-        a = queries.add_subscription(session=session, subscription=subscription(1, 10))
-        b = queries.add_subscription(session=session, subscription=subscription(1, 11))
+        a = subscriptions.add_subscription(session=session, subscription=subscription(1, 10))
+        b = subscriptions.add_subscription(session=session, subscription=subscription(1, 11))
         assert a.id and b.id
         outbox.enqueue_deliveries(
             session=session, rows=[delivery("ka", a.id), delivery("kb", b.id)]
         )
-        queries.pause_subscriptions(session=session, reason="403 Missing Access", channel_id=10)
+        subscriptions.pause_subscriptions(
+            session=session, reason="403 Missing Access", channel_id=10
+        )
     with session_scope(engine) as session:
         (left,) = outbox.due_deliveries(session=session, now=T0)
         assert left.dedupe_key == "kb"

@@ -24,7 +24,7 @@ from bot.devtools.factories import make_event
 from bot.ll2.parse import parse_event
 from bot.pipeline.fanout import delivery_rows
 from bot.pipeline.records import event_record
-from storage import outbox, queries
+from storage import outbox, queries, subscriptions
 from storage.db import (
     _alembic_config,
     current_revision,
@@ -357,7 +357,7 @@ def test_an_alert_sent_before_the_upgrade_is_not_sent_again(old_store: Engine) -
     ]
     assert len(alerts) == 1
     with session_scope(old_store) as session:
-        subs = queries.active_subscriptions(session=session)
+        subs = subscriptions.active_subscriptions(session=session)
         rows = delivery_rows(alerts, subs, T0)
         assert sorted(r["dedupe_key"].split(":events:")[0] for r in rows) == [
             "channel:100",

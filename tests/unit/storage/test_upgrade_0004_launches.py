@@ -24,7 +24,7 @@ from bot.devtools.ll2_emulator import FakeClock, LL2Emulator
 from bot.ll2.client import LL2Client
 from bot.pipeline.delivery import ConsoleSink
 from bot.pipeline.runner import Pipeline
-from storage import outbox, queries
+from storage import outbox, queries, subscriptions
 from storage.db import current_revision, head_revision, session_scope, upgrade
 from storage.models import Delivery, Subscription
 from storage.types import UTCDateTime
@@ -71,10 +71,10 @@ async def test_an_events_only_store_gains_launches_without_an_old_alert(
     upgrade(old_store)
     assert current_revision(old_store) == head_revision()
     with session_scope(old_store) as session:
-        (old,) = queries.active_subscriptions(session=session)
+        (old,) = subscriptions.active_subscriptions(session=session)
         assert (old.feed, old.provider_ids, old.location_ids, old.exclude) == ("events", [], [], [])
         # A subscription made after the upgrade follows every feed.
-        fresh = queries.add_subscription(
+        fresh = subscriptions.add_subscription(
             session=session, subscription=Subscription(created_at=T0, reminder_leads=[3600])
         )
         assert fresh.feed == "all"

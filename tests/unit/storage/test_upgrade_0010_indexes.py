@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from storage import outbox, queries
+from storage import outbox, subscriptions
 from storage.db import current_revision, head_revision, session_scope
 from storage.db import upgrade as upgrade_store
 from storage.explain import item_deliveries
@@ -107,10 +107,12 @@ def test_after_the_upgrade_the_outbox_queries_find_the_same_rows(old_store: Engi
     with session_scope(old_store) as session:
         found = item_deliveries(session=session, guild_id=1, feed="events", item_id="7")
         assert [(d.id, subs) for d, subs in found] == [(1, [1]), (3, [2])]
-        assert queries.pause_subscriptions(session=session, reason="gone", channel_id=100) == [1]
+        assert subscriptions.pause_subscriptions(
+            session=session, reason="gone", channel_id=100
+        ) == [1]
     with session_scope(old_store) as session:
         states = dict(session.exec(select(Delivery.id, Delivery.state)).all())
         assert states == {1: "dropped", 2: "dropped", 3: "pending", 4: "pending"}
-        assert queries.remove_guild(session=session, guild_id=1) == 2
+        assert subscriptions.remove_guild(session=session, guild_id=1) == 2
     with session_scope(old_store) as session:
         assert session.exec(select(Delivery.id)).all() == [4]
